@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from indexes import views as indexes_views
+
+urlpatterns = [
+    path("admin/ops/index/", include("indexes.dashboard.urls")),
+    path("admin/ops/", include("operations.urls")),
+    path("admin/ops/embedding/retry/", indexes_views.embedding_retry, name="ops-embedding-retry"),
+    path("admin/ops/embedding/run/", indexes_views.embedding_run, name="ops-embedding-run"),
+    path("admin/", admin.site.urls),
+    path("ops/", RedirectView.as_view(pattern_name="ops:dashboard", permanent=False)),
+    path("api/", include("operations.api.urls")),
+    path("api/", include("indexes.urls")),
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+]

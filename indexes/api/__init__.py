@@ -1,0 +1,1 @@
+"""The index and search API (GET /api/index, GET /api/search)."""

@@ -1,0 +1,44 @@
+"""Dashboard views of the index card (start a reindex) and the search card (results inline)."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
+
+from chlops.exceptions import ChlopsError
+from indexes.dashboard.cards import INDEX_CARD, SEARCH_CARD, index_card_context, search_card_context
+from indexes.search import search, search_params_parse
+from operations import cards, services
+from operations.access import RUN, VIEW, ops_view
+
+
+def _index_card(request: HttpRequest, *, status: int = 200, **extra) -> HttpResponse:
+    card = cards.get(INDEX_CARD)
+    html = cards.card_render(card, can_run=True, context={**index_card_context(), **extra})
+    return HttpResponse(html, status=status)
+
+
+@ops_view(RUN)
+@require_POST
+def reindex_start(request: HttpRequest) -> HttpResponse:
+    try:
+        job = services.job_start(type="reindex", params={}, actor=request.user, source="web")
+    except services.LockHeld as exc:
+        return _index_card(request, status=exc.status, error=exc.message, conflict=exc.conflict)
+    except ChlopsError as exc:
+        return _index_card(request, status=exc.status, error=exc.message)
+    return trigger_client_event(_index_card(request, started=job), "ops:jobs-changed", {"id": job.pk})
+
+
+@ops_view(VIEW)
+@require_GET
+def search_results(request: HttpRequest) -> HttpResponse:
+    context = {**search_card_context(), "query": request.GET}
+    status = 200
+    try:
+        context["search"] = search(**search_params_parse(request.GET))
+    except ChlopsError as exc:
+        context["error"], status = exc.message, exc.status
+    return render(request, f"indexes/search_card.html#{SEARCH_CARD}-results", context, status=status)

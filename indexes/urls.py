@@ -1,0 +1,28 @@
+"""Routes of `indexes` under /api/."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from indexes.api.views import IndexView, SearchView
+from indexes.snapshots import api as snapshots_api
+from indexes.views import ExportDownloadView
+
+urlpatterns = [
+    path("index", IndexView.as_view(), name="api-index"),
+    path("search", SearchView.as_view(), name="api-search"),
+    path("snapshots", snapshots_api.SnapshotListView.as_view(), name="api-snapshots"),
+    path("snapshots/upload", snapshots_api.SnapshotUploadView.as_view(), name="api-snapshot-upload"),
+    path("snapshots/<int:snapshot_id>", snapshots_api.SnapshotDetailView.as_view(), name="api-snapshot"),
+    path(
+        "snapshots/<int:snapshot_id>/download",
+        snapshots_api.SnapshotDownloadView.as_view(),
+        name="api-snapshot-download",
+    ),
+    path(
+        "snapshots/<int:snapshot_id>/restore",
+        snapshots_api.SnapshotRestoreView.as_view(),
+        name="api-snapshot-restore",
+    ),
+    path("exports/<path:name>", ExportDownloadView.as_view(), name="api-export-download"),
+]

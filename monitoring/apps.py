@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class MonitoringConfig(AppConfig):
+    name = "monitoring"
+    verbose_name = "Monitoring"
+
+    def ready(self) -> None:
+        from celery import signals
+
+        from monitoring import cards, heartbeat, roster
+        from operations import cards as card_registry
+        from operations import workers
+
+        card_registry.register(cards.WORKERS)
+        card_registry.register(cards.QUEUES)
+        workers.roster_register(roster.ROSTER)
+        signals.worker_ready.connect(heartbeat.on_worker_ready, weak=False)
+        signals.worker_shutdown.connect(heartbeat.on_worker_shutdown, weak=False)
+        signals.task_postrun.connect(heartbeat.on_task_postrun, weak=False)
+        signals.before_task_publish.connect(workers.stamp_sent_at, weak=False)

@@ -1,0 +1,29 @@
+"""What monitoring tells operations about workers (registered as operations.workers.Roster)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chlops.exceptions import ServiceUnavailable
+from monitoring import selectors, services
+from operations import workers
+
+
+def live() -> list[str]:
+    services.workers_mark_offline()
+    return selectors.worker_hostnames_live()
+
+
+def listing() -> list[dict[str, Any]]:
+    services.workers_mark_offline()
+    return [selectors.worker_json(row) for row in selectors.worker_list()]
+
+
+def queues() -> dict[str, Any]:
+    overview = selectors.queues_overview()
+    if error := overview.pop("broker_error"):
+        raise ServiceUnavailable(error)
+    return overview
+
+
+ROSTER = workers.Roster(live=live, listing=listing, queues=queues, changed=services.workers_changed)

@@ -1,0 +1,70 @@
+"""Dashboard cards contributed by other apps (workers, queues, embeddings, index, snapshots…).
+
+`operations` may not import the apps that build on it, so they register their cards here, as they
+register job types. A card is one named partial whose root element carries the card's name as its
+id, polls its partial URL while the socket is down, and can be swapped out of band:
+
+    {% partialdef queues-card %}
+    <section id="queues-card" class="module ops-card" aria-labelledby="queues-card-heading"
+             data-ops-poll hx-get="{% url 'ops:card' 'queues-card' %}" hx-trigger="ops:poll"
+             hx-swap="outerHTML"{% if oob %} hx-swap-oob="true"{% endif %}>
+      <h2 id="queues-card-heading">Queues</h2> …
+    </section>
+    {% endpartialdef %}
+
+The HTTP view, the snapshot and the broadcast (`broadcasts.card_changed(name)`) render the very
+same partial with the card's context plus `can_run` (whether the viewer may act) and `oob`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.template.loader import render_to_string
+
+from chlops.exceptions import ChlopsError
+
+
+@dataclass(frozen=True)
+class Card:
+    name: str
+    template: str
+    context: Callable[[], dict[str, Any]]
+    order: int = 100
+    wide: bool = False  # full width below the jobs table, instead of in the grid beside the run card
+
+
+class UnknownCard(ChlopsError):
+    status = 404
+
+
+_cards: dict[str, Card] = {}
+
+
+def register(card: Card) -> Card:
+    _cards[card.name] = card
+    return card
+
+
+def get(name: str) -> Card:
+    try:
+        return _cards[name]
+    except KeyError:
+        raise UnknownCard(f"There is no dashboard card {name!r}.") from None
+
+
+def all_cards() -> list[Card]:
+    return sorted(_cards.values(), key=lambda c: (c.order, c.name))
+
+
+def card_render(card: Card, *, can_run: bool, oob: bool = False, context: dict[str, Any] | None = None) -> str:
+    context = card.context() if context is None else context
+    return render_to_string(f"{card.template}#{card.name}", {**context, "can_run": can_run, "oob": oob})
+
+
+def card_render_both(card: Card, *, oob: bool = True) -> tuple[str, str]:
+    """Render for viewers and for users who may act, computing the context once."""
+    context = card.context()
+    return card_render(card, can_run=False, oob=oob, context=context), card_render(card, can_run=True, oob=oob, context=context)

@@ -1,0 +1,129 @@
+"""Render the cards that the dashboard shows and the websocket pushes: the very same partials."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from django.template.loader import render_to_string
+
+from operations import cards, selectors
+from operations.forms import JobFilterForm
+from operations.models import Job
+
+PAGE_SIZE = 25
+DASHBOARD = "operations/dashboard.html"
+DETAIL = "operations/job_detail.html"
+STATUS = "operations/_system_status.html"
+
+
+@dataclass(frozen=True)
+class JobFilters:
+    """What the jobs table shows: a state, a type, and the keyset position of its page."""
+
+    state: str = ""
+    type: str = ""
+    before: int | None = None
+
+    @classmethod
+    def from_query(cls, query: Any) -> JobFilters:
+        """Read filters from a query dict; anything invalid is ignored rather than trusted."""
+        form = JobFilterForm(data=query)
+        form.is_valid()
+        cleaned = {name: form.cleaned_data.get(name) for name in ("state", "type", "before") if name not in form.errors}
+        return cls(state=cleaned.get("state") or "", type=cleaned.get("type") or "", before=cleaned.get("before"))
+
+    def query(self, **changes: Any) -> str:
+        values = {"state": self.state, "type": self.type, "before": self.before, **changes}
+        return urlencode({k: v for k, v in values.items() if v})
+
+    @property
+    def is_first_page(self) -> bool:
+        return self.before is None
+
+
+def jobs_table_context(*, filters: JobFilters, can_run: bool) -> dict[str, Any]:
+    qs = selectors.job_list(state=filters.state or None, type=filters.type or None)
+    if filters.before:
+        qs = qs.filter(pk__lt=filters.before)
+    jobs = list(qs[: PAGE_SIZE + 1])
+    older = jobs[PAGE_SIZE - 1].pk if len(jobs) > PAGE_SIZE else None
+    return {
+        "jobs": jobs[:PAGE_SIZE],
+        "filters": filters,
+        "older_query": filters.query(before=older) if older else None,
+        "newest_query": filters.query(before=None),
+        "page_size": PAGE_SIZE,
+        "can_run": can_run,
+    }
+
+
+def latest_runs_context() -> dict[str, Any]:
+    return {"latest": selectors.job_latest_per_type()}
+
+
+def job_detail_context(*, job: Job, can_run: bool) -> dict[str, Any]:
+    return {"job": job, "history": list(job.history.select_related("actor")), "can_run": can_run}
+
+
+def system_status_context() -> dict[str, Any]:
+    from operations import queueing
+
+    return {"redis_up": queueing.broker_available()}
+
+
+def cards_context(*, can_run: bool) -> dict[str, Any]:
+    rendered = [(card, cards.card_render(card, can_run=can_run)) for card in cards.all_cards()]
+    return {
+        "grid_cards": [html for card, html in rendered if not card.wide],
+        "wide_cards": [html for card, html in rendered if card.wide],
+    }
+
+
+def render_card(template: str, name: str, context: dict[str, Any], *, oob: bool = False) -> str:
+    return render_to_string(f"{template}#{name}", {**context, "oob": oob})
+
+
+def job_fragments(job: Job, *, can_run: bool = True) -> str:
+    """Render what one changed job means for every page: its row, its detail and the latest runs."""
+    history = list(job.history.select_related("actor"))
+    return _job_parts(job, history, can_run=can_run) + render_card(
+        DASHBOARD, "latest-runs", latest_runs_context(), oob=True
+    )
+
+
+def job_fragments_for_everyone(job: Job, *, with_latest_runs: bool = True) -> tuple[str, str]:
+    """Render job_fragments for viewers and for users who may run jobs, sharing what they share."""
+    history = list(job.history.select_related("actor"))
+    latest = render_card(DASHBOARD, "latest-runs", latest_runs_context(), oob=True) if with_latest_runs else ""
+    return _job_parts(job, history, can_run=False) + latest, _job_parts(job, history, can_run=True) + latest
+
+
+def _job_parts(job: Job, history: list, *, can_run: bool) -> str:
+    # A <tr> cannot stand beside <div>s in HTML; a <template> carries it, as htmx documents for OOB rows.
+    row = render_card(DASHBOARD, "job-row", {"job": job, "can_run": can_run}, oob=True)
+    detail = render_card(DETAIL, "job-detail", {"job": job, "history": history, "can_run": can_run}, oob=True)
+    return f"<template>{row.strip()}</template>{detail}"
+
+
+def seq_marker(seq: int, *, snapshot: bool = False) -> str:
+    flag = ' data-snapshot="true"' if snapshot else ""
+    return f'<div id="ops-seq" data-seq="{int(seq)}"{flag} hx-swap-oob="true"></div>'
+
+
+def snapshot(*, seq: int, can_run: bool, filters: JobFilters, job_id: int | None = None) -> str:
+    """Render every card of one page afresh, for a socket that (re)connects or missed a message."""
+    # A snapshot is sent over a working socket, so Redis answers: clear any "down" notice.
+    parts = [seq_marker(seq, snapshot=True), render_card(STATUS, "system-status", {"redis_up": True}, oob=True)]
+    if job_id is None:
+        parts.append(
+            render_card(DASHBOARD, "jobs-table", jobs_table_context(filters=filters, can_run=can_run), oob=True)
+        )
+        parts.append(render_card(DASHBOARD, "latest-runs", latest_runs_context(), oob=True))
+        parts.extend(cards.card_render(card, can_run=can_run, oob=True) for card in cards.all_cards())
+    else:
+        job = Job.objects.select_related("requested_by", "retry_of").filter(pk=job_id).first()
+        if job is not None:
+            parts.append(render_card(DETAIL, "job-detail", job_detail_context(job=job, can_run=can_run), oob=True))
+    return "".join(parts)

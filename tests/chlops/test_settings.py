@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+from chlops.settings import read_or_create_secret
+from tests.conftest import BASE_DIR
+
+
+def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, capture_output=True, text=True)
+
+
+class DeployCheckTests:
+    def test_production_mode_passes_check_deploy(self, tmp_path):
+        env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+        env.update({"CHLOPS_ENV": "production", "CHLOPS_DATA_DIR": str(tmp_path), "CHLOPS_SECRET_KEY": "x" * 30 + "-Zq9!" * 10})
+        result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+        assert result.returncode == 0, result.stderr
+        assert "no issues" in result.stdout
+
+
+class SecretTests:
+    def test_secret_is_created_once_with_mode_0600_even_under_a_race(self, tmp_path):
+        path = tmp_path / "secret-key"
+        with ThreadPoolExecutor(8) as pool:
+            values = set(pool.map(lambda i: read_or_create_secret(path, lambda: f"secret-{i}"), range(8)))
+        assert len(values) == 1
+        assert path.read_text() == values.pop()
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
