@@ -1,13 +1,19 @@
-"""Turn audit rows into CSV or JSON Lines text, chunk by chunk."""
+"""Turn audit rows into CSV or JSON Lines text, chunk by chunk.
+
+The CSV is opened in spreadsheets, and some of its cells hold text anyone can choose (the name tried at a
+failed login), so it is written by defusedcsv: a cell that would start a formula gets a leading apostrophe.
+JSON Lines keeps every value exact.
+"""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
+
+from defusedcsv import csv
 
 from audit.selectors import EXPORT_FIELDS
 

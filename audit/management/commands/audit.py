@@ -60,7 +60,12 @@ class Command(BaseCommand):
         export = commands.add_parser("export", help="stream rows as CSV or JSON Lines, oldest first")
         export.add_argument("--since", help="only rows created at or after this date or datetime")
         export.add_argument("--until", help="only rows created before this date or datetime")
-        export.add_argument("--format", choices=FORMATS, default="csv")
+        export.add_argument(
+            "--format",
+            choices=FORMATS,
+            default="csv",
+            help="csv for spreadsheets (a cell that would start a formula gets a leading '); jsonl keeps values exact",
+        )
         export.add_argument("-o", "--output", help="write to this file (atomically) instead of stdout")
         prune = commands.add_parser("prune", help="delete rows created before a date, keeping the chain verifiable")
         prune.add_argument("--before", required=True, help="delete rows created before this date or datetime")
