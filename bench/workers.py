@@ -5,8 +5,10 @@
 - Heartbeat cost: CPU seconds of one worker (parent and pool) with heartbeats on and off
   (CHLOPS_WORKER_HEARTBEAT_SECONDS=0), idle and busy (a steady stream of `ping` tasks), over
   `--seconds` each (`--long`: 10 minutes each).
-- Offline: kill -9 of a worker to `offline` on the workers card (its context, read every
-  `--check-every` s, default 5 as the beat check runs), p50/p95 over `--kills` runs.
+- Offline: kill -9 of a worker, at a random point between two of its beats, to `offline` on the
+  workers card (its context, read every `--check-every` s, default 5 as the beat check runs, on a
+  clock of its own: the first read comes at a random point after the kill), p50/p95/max over
+  `--kills` runs.
 - Pause round trip: pause + resume of every worker, with 1 and 4 workers, against
   `celery inspect ping` with its default timeout (1 s), in the same run.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -100,7 +103,11 @@ def heartbeat_cost(seconds: float) -> list[list[object]]:
 
 
 def offline_latency(kills: int, check_every: float) -> list[float]:
+    from django.conf import settings
+
     from monitoring import cards
+
+    beat = settings.CHLOPS_WORKER_HEARTBEAT_SECONDS
 
     def state(host: str) -> str | None:
         rows = cards.workers_card_context()["workers"]
@@ -113,8 +120,10 @@ def offline_latency(kills: int, check_every: float) -> list[float]:
         process = spawn(name)
         while state(host) != "online":
             time.sleep(0.2)
+        time.sleep(random.uniform(0, beat))  # kill at any point between two beats, the worst case included
         stop(process, signal.SIGKILL)
         killed = time.monotonic()
+        time.sleep(random.uniform(0, check_every))  # the beat's offline check keeps its own time, not the kill's
         while state(host) != "offline":
             time.sleep(check_every)
         times.append(time.monotonic() - killed)
@@ -173,7 +182,8 @@ def main() -> None:
                 f"kill -9 to offline on the card (threshold {settings.CHLOPS_WORKER_OFFLINE_SECONDS} s, "
                 f"checked every {args.check_every:g} s), {len(times)} runs\n"
             )
-            rows = [["p50", f"{percentile(times, 50):.1f} s"], ["p95", f"{percentile(times, 95):.1f} s"]]
+            rows = [["p50", f"{percentile(times, 50):.1f} s"], ["p95", f"{percentile(times, 95):.1f} s"],
+                    ["max", f"{max(times):.1f} s"]]  # fmt: skip
             print(table(["", "kill → offline"], rows) + "\n")
         if "pause" not in skip:
             rows = []
