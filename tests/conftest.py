@@ -36,6 +36,19 @@ def wait_for(predicate: Callable[[], object], *, timeout: float = 30.0, interval
         time.sleep(interval)
 
 
+async def receive_containing(
+    socket, wanted: str | Callable[[str], bool], *, timeout: float = 10, attempts: int = 20
+) -> str:
+    """The next websocket message that carries `wanted` (text, or a test of the message), passing over the
+    pushes of other cards: the workers of other tests push theirs too."""
+    test = wanted if callable(wanted) else lambda message: wanted in message
+    for _ in range(attempts):
+        message = await socket.receive_from(timeout=timeout)
+        if test(message):
+            return message
+    raise AssertionError(f"no message carried {wanted!r}")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def redis_server() -> Iterator[None]:
     """Start the embedded Redis unless REDIS_URL names one; flush the test keys either way."""

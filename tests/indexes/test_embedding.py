@@ -15,7 +15,7 @@ from indexes.models import EmbeddingState, Entry
 from indexes.services import embedding
 from operations import services
 from operations.models import Job, JobState
-from tests.conftest import Process, wait_for
+from tests.conftest import Process, receive_containing, wait_for
 from tests.indexes.factories import csv_text, import_file
 from tests.operations.factories import job_create
 
@@ -307,10 +307,10 @@ class EmbeddingCardPushTests:
             embedding._last_push = 0.0
             await database_sync_to_async(embedding.entries_embed)(ids=[entry.pk])
             # A worker of another test may push the card before this change: wait for the push that shows it.
-            while True:
-                pushed = await communicator.receive_from(timeout=10)
-                if 'id="embedding-card"' in pushed and re.search(row_of(entry.kind, pending=0, ready=1), pushed):
-                    break
+            pushed = await receive_containing(
+                communicator,
+                lambda m: 'id="embedding-card"' in m and re.search(row_of(entry.kind, pending=0, ready=1), m),
+            )
             assert 'hx-swap-oob="true"' in pushed
         finally:
             await communicator.disconnect()

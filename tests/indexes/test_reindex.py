@@ -22,7 +22,7 @@ from indexes.store import cache_clear, index_current, index_manifest
 from operations import queueing, services, tokens
 from operations.models import ACTIVE_STATES, HistoryKind, Job, JobState
 from operations.runner import JobCancelled
-from tests.conftest import only_worker, wait_for
+from tests.conftest import only_worker, receive_containing, wait_for
 from tests.indexes.index_factories import (
     RunCtx,
     entries_embedded,
@@ -163,10 +163,13 @@ class ReindexJobTests:
             await communicator.receive_from(timeout=10)  # the snapshot
             job = await database_sync_to_async(reindex)(operator)
             version = job.result["version"]
-            while True:
-                message = await communicator.receive_from(timeout=20)
-                if 'id="index-card"' in message and f'class="index-version">{version}<' in message:
-                    break
+            # The job's own progress pushes come first, so allow many messages before the index card's.
+            await receive_containing(
+                communicator,
+                lambda m: 'id="index-card"' in m and f'class="index-version">{version}<' in m,
+                timeout=20,
+                attempts=500,
+            )
         finally:
             await communicator.disconnect()
 

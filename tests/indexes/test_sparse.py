@@ -22,7 +22,7 @@ from indexes.sparse.store import current_version, manifest_read, sparse_dir
 from indexes.sparse.tokens import tokenize
 from operations import services
 from operations.models import Job, JobState
-from tests.conftest import wait_for
+from tests.conftest import receive_containing, wait_for
 from tests.indexes.factories import FakeContext
 
 
@@ -210,14 +210,10 @@ class SparseCardPushTests:
         connected, _ = await communicator.connect()
         assert connected
         try:
-            while "Not generated yet" not in await communicator.receive_from(timeout=10):
-                pass  # the snapshot's cards, until the sparse card as it was
+            await receive_containing(communicator, "Not generated yet")  # the snapshot, the sparse card as it was
             await database_sync_to_async(sparse_generate)(FakeContext(), {})
             # Other tests' workers push cards too: wait for the push that shows this generation.
-            while True:
-                pushed = await communicator.receive_from(timeout=10)
-                if 'id="sparse-card"' in pushed and "2 terms" in pushed:
-                    break
+            pushed = await receive_containing(communicator, lambda m: 'id="sparse-card"' in m and "2 terms" in m)
             assert "1 of 1" in pushed and 'hx-swap-oob="true"' in pushed
         finally:
             await communicator.disconnect()

@@ -11,7 +11,7 @@ from monitoring import selectors, services
 from monitoring.models import WorkerHeartbeat
 from operations import services as job_services
 from operations.models import Job, JobState
-from tests.conftest import only_worker, wait_for
+from tests.conftest import only_worker, receive_containing, wait_for
 from tests.monitoring.helpers import hostname, wait_for_state, worker_row
 from tests.operations.factories import job_create
 
@@ -179,10 +179,7 @@ class WorkersCardPushTests:
             assert 'data-worker="push@host"' in await communicator.receive_from(timeout=10)  # the snapshot
             await database_sync_to_async(beat)("push@host", up_since=up, queues=["control"])
             # Real workers of other tests may beat meanwhile: wait for the push that shows this change.
-            while 'data-worker="push@host" data-state="paused"' not in (
-                pushed := await communicator.receive_from(timeout=10)
-            ):
-                pass
+            pushed = await receive_containing(communicator, 'data-worker="push@host" data-state="paused"')
             assert 'id="workers-card"' in pushed
         finally:
             await communicator.disconnect()

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.test import Client
 
 from operations import broadcasts, cards
+from tests.conftest import receive_containing
 
 CARD = """{% load partials %}{% partialdef probe-card %}
 <section id="probe-card" class="module ops-card" data-ops-poll hx-get="{% url 'ops:card' 'probe-card' %}"{% if oob %} hx-swap-oob="true"{% endif %}>
@@ -65,8 +66,7 @@ class CardTests:
         try:
             await database_sync_to_async(broadcasts.card_changed)("probe-card")
             # Workers of other tests may push their own cards meanwhile: wait for this one.
-            while 'id="probe-card"' not in (pushed := await communicator.receive_from(timeout=10)):
-                pass
+            pushed = await receive_containing(communicator, 'id="probe-card"')
             assert 'id="probe-card"' in pushed and "value=2" in pushed and 'hx-swap-oob="true"' in pushed
         finally:
             STATE["value"] = 1

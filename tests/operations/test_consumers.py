@@ -13,6 +13,7 @@ from audit.models import AuditLog
 from chlops.asgi import application
 from operations import broadcasts, fragments
 from operations.models import Job, JobState
+from tests.conftest import receive_containing
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -110,15 +111,6 @@ class ConnectTests:
 
         snapshot = async_to_sync(scenario)()
         assert f'<div id="job-{job.pk}-detail"' in snapshot and "boom" in snapshot and 'id="jobs-table"' not in snapshot
-
-
-async def receive_containing(socket, text: str, attempts: int = 20) -> str:
-    """The next message that carries `text`, passing over pushes of other cards."""
-    for _ in range(attempts):
-        message = await socket.receive_from(timeout=10)
-        if text in message:
-            return message
-    raise AssertionError(f"no message carried {text!r}")
 
 
 async def receive_answer(socket, attempts: int = 20) -> dict:
