@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
 from audit.context import current_request, request_source
+from audit.services import audit_denied
 
 
 class AuditContextMiddleware:
@@ -24,8 +25,6 @@ class AuditContextMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> None:
         # Every 403 a view raises (the admin's included) is a denied attempt, and DESIGN §7 audits those.
         if isinstance(exception, PermissionDenied) and not getattr(request, "audit_denied_recorded", False):
-            from audit.services import audit_denied
-
             match = request.resolver_match
             audit_denied(
                 request=request,

@@ -10,9 +10,14 @@ class IndexesConfig(AppConfig):
     def ready(self) -> None:
         from indexes import job_types
         from indexes.dashboard.cards import CARDS
+        from indexes.dashboard.operations import OPERATIONS
+        from indexes.selectors import entries_pending_count
         from operations import cards, registry
 
         for job_type in job_types.ALL:
             registry.register(job_type)
+        for operation in OPERATIONS:
+            registry.operation_register(operation)
+        registry.backlog_register("entries_pending", entries_pending_count)
         for card in CARDS:
             cards.register(card)

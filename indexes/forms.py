@@ -10,16 +10,17 @@ from indexes.ingest.repository import ref_check, repository_check
 from indexes.models import Kind
 from indexes.services.importing.errors import ImportFailed
 from indexes.services.importing.sources import import_path_resolve, url_check
+from operations.models import Upload
 
 
 class ImportParamsForm(forms.Form):
     upload = forms.UUIDField(required=False, help_text="The id of an uploaded file.")
-    path = forms.CharField(required=False, max_length=4096, help_text="A path inside the import directory.")
-    url = forms.CharField(required=False, max_length=4096, help_text="An http(s) URL.")
+    path = forms.CharField(
+        label="Path", required=False, max_length=4096, help_text="A file inside the import directory."
+    )
+    url = forms.CharField(label="URL", required=False, max_length=4096, help_text="An http:// or https:// address.")
 
     def clean_upload(self) -> str | None:
-        from operations.models import Upload
-
         upload_id = self.cleaned_data.get("upload")
         if not upload_id:
             return None
@@ -69,29 +70,27 @@ class EmbedParamsForm(forms.Form):
     all = forms.BooleanField(required=False, help_text="Re-embed every entry, even those that are ready.")
 
     def clean_kinds(self) -> list[str]:
-        return kinds_clean(self.data.get("kinds"))
+        return kinds_clean(self.data.get(self.add_prefix("kinds")))
 
 
 class ExportParamsForm(forms.Form):
     format = forms.ChoiceField(choices=[("csv", "CSV"), ("jsonl", "JSONL")], required=False, initial="csv")
-    kinds = forms.CharField(required=False, help_text="Comma-separated kinds to export; all when empty.")
+    kinds = forms.CharField(required=False, help_text="Comma-separated, e.g. experience,manual; empty for every kind.")
 
     def clean_format(self) -> str:
         return self.cleaned_data.get("format") or "csv"
 
     def clean_kinds(self) -> list[str]:
-        raw = self.data.get("kinds") or ""
-        parts = raw if isinstance(raw, list) else str(raw).split(",")
-        values = list(dict.fromkeys(str(v).strip() for v in parts if str(v).strip()))
-        unknown = sorted(set(values) - set(Kind.values))
-        if unknown:
-            raise forms.ValidationError(f"Unknown kind(s): {', '.join(unknown)}. Known: {', '.join(Kind.values)}.")
-        return values
+        return kinds_clean(self.data.get(self.add_prefix("kinds")))
 
 
 class IngestParamsForm(forms.Form):
-    url = forms.CharField(max_length=4096, help_text="A git URL (https, http, ssh, git) or a local repository path.")
-    ref = forms.CharField(required=False, max_length=255, help_text="A branch, tag or commit; the default branch when empty.")
+    url = forms.CharField(
+        label="Repository", max_length=4096, help_text="A git URL (https, http, ssh, git), or a local path inside CHLOPS_INGEST_ROOTS."
+    )
+    ref = forms.CharField(
+        label="Ref", required=False, max_length=255, help_text="Branch, tag or commit; empty for the default branch."
+    )
 
     def clean_url(self) -> str:
         url = self.cleaned_data["url"].strip()

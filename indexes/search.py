@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chlops.exceptions import ChlopsError, ServiceUnavailable
+from indexes.embedders import embedder_get
 from indexes.models import Entry, Kind
 from indexes.store import IndexBundle, IndexMissing, index_current
 from indexes.store.reload import latency_record
@@ -91,8 +92,6 @@ def _bundle_or_none(*, required: bool) -> IndexBundle | None:
 
 
 def _dense(bundle: IndexBundle, *, query: str, depth: int, kind: str | None) -> list[tuple[int, float]]:
-    from indexes.embedders import embedder_get
-
     embedder = embedder_get()
     built_with = bundle.manifest.get("embedder")
     if built_with != embedder.model_id:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from indexes.models import Entry
+from indexes.models import EmbeddingState, Entry
 
 EXPORT_FIELDS = ("kind", "external_id", "title", "body", "tags", "metadata")
 
@@ -17,6 +17,11 @@ def entry_list(*, kinds: Sequence[str] = ()):
 
 def entry_count(*, kinds: Sequence[str] = ()) -> int:
     return entry_list(kinds=kinds).count()
+
+
+def entries_pending_count() -> int:
+    """Entries waiting to be embedded: the backlog a drain waits for (registered with operations)."""
+    return Entry.objects.filter(embedding_state=EmbeddingState.PENDING).count()
 
 
 def entry_rows_for_export(*, kinds: Sequence[str] = (), chunk_size: int = 2000) -> Iterator[tuple]:

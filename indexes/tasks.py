@@ -12,6 +12,6 @@ def embed_dispatch() -> int:
     return embedding.embedding_dispatch()
 
 
-@shared_task(name="indexes.tasks.embed_batch", ignore_result=True)
+@shared_task(name=embedding.EMBED_BATCH, ignore_result=True)
 def embed_batch(ids: list[int], batch_id: str) -> dict[str, int]:
     return embedding.embed_batch_run(ids=ids, batch_id=batch_id)

@@ -9,8 +9,10 @@ from rest_framework.views import APIView
 
 from audit.services import audit_record
 from chlops.exceptions import ChlopsError
+from indexes.dashboard.cards import EMBEDDING_CARD
 from indexes.services.embedding import entries_embedding_retry
 from indexes.services.exporting import export_content_type, export_path
+from operations import cards, services
 from operations.access import RUN, ops_view
 from operations.api.permissions import CanRunJobs
 
@@ -38,33 +40,22 @@ class ExportDownloadView(APIView):
 # --- The embedding card's buttons (dashboard views, under /admin/ops/embedding/) ----------
 
 
-def _embedding_card(request: HttpRequest, *, status: int = 200, **extra) -> HttpResponse:
-    from indexes.embedders.status import embedding_status
-    from operations import cards
-
-    card = cards.get("embedding-card")
-    html = cards.card_render(card, can_run=True, context={"embedding": embedding_status(), **extra})
-    return HttpResponse(html, status=status)
-
-
 @ops_view(RUN)
 @require_POST
 def embedding_retry(request: HttpRequest) -> HttpResponse:
     ids = [int(v) for v in request.POST.getlist("entry") if v.isdigit()]
     if not ids:
-        return _embedding_card(request, status=400, error="Choose an entry to retry.")
+        return cards.card_response(EMBEDDING_CARD, status=400, error="Choose an entry to retry.")
     count = entries_embedding_retry(ids=ids, actor=request.user, source="web", request=request)
-    return _embedding_card(request, message=f"{count} entr{'y is' if count == 1 else 'ies are'} pending again.")
+    return cards.card_response(EMBEDDING_CARD, message=f"{count} entr{'y is' if count == 1 else 'ies are'} pending again.")
 
 
 @ops_view(RUN)
 @require_POST
 def embedding_run(request: HttpRequest) -> HttpResponse:
-    from operations import services
-
     try:
         job = services.job_start(type="embed", params={}, actor=request.user, source="web")
     except ChlopsError as exc:
-        return _embedding_card(request, status=exc.status, error=exc.message)
-    response = _embedding_card(request, message=f"Started {job}.")
+        return cards.card_response(EMBEDDING_CARD, status=exc.status, error=exc.message)
+    response = cards.card_response(EMBEDDING_CARD, message=f"Started {job}.")
     return trigger_client_event(response, "ops:jobs-changed", {"id": job.pk})

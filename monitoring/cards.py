@@ -6,7 +6,7 @@ from typing import Any
 
 from django.conf import settings
 
-from monitoring import selectors, services
+from monitoring import selectors
 from operations import cards
 from operations import workers as control
 
@@ -15,7 +15,6 @@ START_HINT = "celery -A chlops worker -n extra@%h -Q jobs,embed,control"
 
 
 def workers_card_context() -> dict[str, Any]:
-    services.workers_mark_offline()
     rows = selectors.worker_list()
     return {
         "workers": rows,

@@ -17,19 +17,22 @@ import time
 from collections import deque
 from typing import Any
 
+import celery
+import psutil
 import redis
 from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
+import chlops
+from chlops.redis_clients import redis_client
+from monitoring import services
+from operations import services as job_services
+from operations.models import Job, JobState
+
 logger = logging.getLogger(__name__)
 
 COUNTS_KEY = "chlops:worker-counts:{hostname}"
-
-
-@functools.cache
-def redis_client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
 
 
 def gpu_available() -> bool:
@@ -51,17 +54,13 @@ class Beater:
         self.thread = threading.Thread(target=self._loop, name="chlops-heartbeat", daemon=True)
 
     def start(self) -> None:
-        from operations import services
-
-        redis_client(settings.REDIS_URL).delete(COUNTS_KEY.format(hostname=self.hostname))
+        redis_client().delete(COUNTS_KEY.format(hostname=self.hostname))
         # A fresh process under this name cannot be running the jobs an earlier one left behind.
-        services.jobs_fail_for_lost_worker(worker=self.hostname)
+        job_services.jobs_fail_for_lost_worker(worker=self.hostname)
         connection.close()  # the pool forks from this process later: leave it no open connection to share
         self.thread.start()
 
     def stop(self) -> None:
-        from monitoring import services
-
         self.stopped.set()
         self.thread.join(timeout=10)
         try:
@@ -81,8 +80,6 @@ class Beater:
                 return
 
     def beat(self) -> None:
-        from monitoring import services
-
         processed, failed = self.counts()
         services.heartbeat_record(
             hostname=self.hostname,
@@ -108,7 +105,7 @@ class Beater:
         return sorted({q.name for q in task_consumer.queues})
 
     def counts(self) -> tuple[int, int]:
-        raw = redis_client(settings.REDIS_URL).hgetall(COUNTS_KEY.format(hostname=self.hostname))
+        raw = redis_client().hgetall(COUNTS_KEY.format(hostname=self.hostname))
         return int(raw.get(b"processed", 0)), int(raw.get(b"failed", 0))
 
     def rate(self, processed: int) -> float:
@@ -122,8 +119,6 @@ class Beater:
 
 def memory_bytes() -> int | None:
     """Resident memory of the worker and its pool processes."""
-    import psutil
-
     try:
         me = psutil.Process()
         return me.memory_info().rss + sum(_rss(child) for child in me.children(recursive=True))
@@ -132,8 +127,6 @@ def memory_bytes() -> int | None:
 
 
 def _rss(process: Any) -> int:
-    import psutil
-
     try:
         return process.memory_info().rss
     except psutil.Error:
@@ -142,10 +135,6 @@ def _rss(process: Any) -> int:
 
 @functools.cache
 def version() -> str:
-    import celery
-
-    import chlops
-
     return f"chlops {getattr(chlops, '__version__', 'dev')} · celery {celery.__version__}"
 
 
@@ -181,11 +170,9 @@ def on_task_postrun(sender: Any = None, task: Any = None, args: Any = None, stat
         return  # housekeeping (the reaper, offline checks) is not work processed
     failed = state != "SUCCESS"
     if not failed and getattr(task, "name", "") == "operations.tasks.run_job" and args:
-        from operations.models import Job, JobState
-
         failed = Job.objects.filter(pk=args[0], state=JobState.FAILED, worker=hostname).exists()
     try:
-        pipe = redis_client(settings.REDIS_URL).pipeline()
+        pipe = redis_client().pipeline()
         pipe.hincrby(COUNTS_KEY.format(hostname=hostname), "processed", 1)
         if failed:
             pipe.hincrby(COUNTS_KEY.format(hostname=hostname), "failed", 1)

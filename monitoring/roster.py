@@ -1,4 +1,7 @@
-"""What monitoring tells operations about workers (registered as operations.workers.Roster)."""
+"""What monitoring tells operations about workers (registered as operations.workers.Roster).
+
+Reads only: "offline" is derived from each row's last beat; the beat task alone changes state.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +13,10 @@ from operations import workers
 
 
 def live() -> list[str]:
-    services.workers_mark_offline()
     return selectors.worker_hostnames_live()
 
 
 def listing() -> list[dict[str, Any]]:
-    services.workers_mark_offline()
     return [selectors.worker_json(row) for row in selectors.worker_list()]
 
 

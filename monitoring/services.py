@@ -6,11 +6,11 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from monitoring import heartbeat, selectors
+from chlops.redis_clients import redis_client
+from monitoring import selectors
 from monitoring.models import WorkerHeartbeat, WorkerState
 from operations import broadcasts
 from operations import services as job_services
@@ -129,7 +129,7 @@ def workers_changed(action: str, replied: list[str]) -> None:
 def queues_depth_check() -> bool:
     """Push the queues card when broker depths changed since any worker last looked (one GETSET)."""
     seen = json.dumps(control.queue_depths(), sort_keys=True)
-    if heartbeat.redis_client(settings.REDIS_URL).getset(DEPTHS_KEY, seen) == seen.encode():
+    if redis_client().getset(DEPTHS_KEY, seen) == seen.encode():
         return False
     broadcasts.card_changed(QUEUES_CARD)
     return True

@@ -1,21 +1,46 @@
-"""Push rendered fragments to every connected dashboard; group names live only here."""
+"""Publish what changed to every connected dashboard, after commit; group names live only here.
+
+Services say *what* changed (a job, a card). Turning that into HTML belongs to the layer that knows
+templates, which registers its renderer here (`renderer_set`, from OperationsConfig.ready), so the job
+engine loads and runs without the template layer, and a process without a renderer publishes nothing.
+"""
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 
-import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import close_old_connections, transaction
 
+from chlops.redis_clients import redis_client
+
 logger = logging.getLogger(__name__)
 
 OPS_GROUP = "ops"
 SEQ_KEY = "chlops:ops:seq"
+
+
+@dataclass(frozen=True)
+class Change:
+    """Something a dashboard shows changed: a job (`key` is its id) or a card (`key` is its name)."""
+
+    kind: str
+    key: int | str
+    progress_only: bool = False
+
+
+# Render a change for viewers and for users who may act, or None when there is nothing to show.
+Renderer = Callable[[Change], "tuple[str, str] | None"]
+_renderer: list[Renderer] = []
+
+
+def renderer_set(renderer: Renderer) -> None:
+    _renderer[:] = [renderer]
 
 
 def job_changed(job_id: int, *, progress_only: bool = False) -> None:
@@ -27,26 +52,29 @@ def job_changed(job_id: int, *, progress_only: bool = False) -> None:
     if progress_only:
         transaction.on_commit(lambda: _progress_publisher.submit(job_id))
     else:
-        transaction.on_commit(lambda: _publish_job(job_id, progress_only=False))
+        transaction.on_commit(lambda: _publish(Change("job", job_id)))
 
 
-def _publish_job(job_id: int, *, progress_only: bool) -> None:
-    from operations import fragments, selectors
-    from operations.models import Job
+def card_changed(name: str) -> None:
+    """After commit, push a registered dashboard card (see operations.cards) to every dashboard."""
+    transaction.on_commit(lambda: _publish(Change("card", name)))
 
+
+def _publish(change: Change) -> None:
+    if not _renderer:
+        return
     # Render and send under one lock, so a push rendered earlier can never arrive after a later one.
     with _publish_lock:
-        _progress_publisher.discard(job_id)
+        if change.kind == "job":
+            _progress_publisher.discard(change.key)
         try:
-            job = selectors.job_get(job_id=job_id)
             # Once per event, not per client: one rendering for viewers, one with the run controls.
-            html, html_run = fragments.job_fragments_for_everyone(job, with_latest_runs=not progress_only)
-        except Job.DoesNotExist:
+            rendered = _renderer[0](change)
+        except Exception:  # noqa: BLE001 — a failed render must not fail the work that changed
+            logger.exception("%s %s could not be rendered for a live update", change.kind, change.key)
             return
-        except Exception:  # noqa: BLE001 — a failed render must not fail the job that changed
-            logger.exception("job %s could not be rendered for a live update", job_id)
-            return
-        publish(html, html_run=html_run)
+        if rendered is not None:
+            publish(rendered[0], html_run=rendered[1])
 
 
 class ProgressPublisher:
@@ -77,7 +105,7 @@ class ProgressPublisher:
             with self.lock:
                 batch, self.pending = self.pending, set()
             for job_id in batch:
-                _publish_job(job_id, progress_only=True)
+                _publish(Change("job", job_id, progress_only=True))
             close_old_connections()
 
 
@@ -85,35 +113,13 @@ _publish_lock = threading.RLock()
 _progress_publisher = ProgressPublisher()
 
 
-def card_changed(name: str) -> None:
-    """After commit, push a registered dashboard card (see operations.cards) to every dashboard."""
-    transaction.on_commit(lambda: _publish_card(name))
-
-
-def _publish_card(name: str) -> None:
-    from operations import cards
-
-    try:
-        html, html_run = cards.card_render_both(cards.get(name))
-    except Exception:  # noqa: BLE001 — a card that cannot render must not fail the work that changed it
-        logger.exception("card %s could not be rendered for a live update", name)
-        return
-    publish(html, html_run=html_run)
-
-
-@functools.cache
-def _redis(url: str) -> redis.Redis:
-    # One pooled client per URL and process: a progress tick should not pay for a new connection.
-    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
-
-
 def next_seq() -> int:
-    return int(_redis(settings.REDIS_URL).incr(SEQ_KEY))
+    return int(redis_client().incr(SEQ_KEY))
 
 
 def current_seq() -> int:
     """The sequence number of the latest message sent, for a snapshot to carry."""
-    return int(_redis(settings.REDIS_URL).get(SEQ_KEY) or 0)
+    return int(redis_client().get(SEQ_KEY) or 0)
 
 
 def publish(html: str, *, html_run: str | None = None) -> None:

@@ -22,9 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.http import HttpResponse
 from django.template.loader import render_to_string
+from django_htmx.http import trigger_client_event
 
 from chlops.exceptions import ChlopsError
+from operations.models import Job
+from operations.services import LockHeld
 
 
 @dataclass(frozen=True)
@@ -68,3 +72,20 @@ def card_render_both(card: Card, *, oob: bool = True) -> tuple[str, str]:
     """Render for viewers and for users who may act, computing the context once."""
     context = card.context()
     return card_render(card, can_run=False, oob=oob, context=context), card_render(card, can_run=True, oob=oob, context=context)
+
+
+def card_response(name: str, *, status: int = 200, **extra: Any) -> HttpResponse:
+    """Answer a card's button with the card as a user who may act sees it, plus `extra` (error, notice…)."""
+    card = get(name)
+    return HttpResponse(card_render(card, can_run=True, context={**card.context(), **extra}), status=status)
+
+
+def card_job_started(name: str, start: Callable[[], Job]) -> HttpResponse:
+    """Start a job from a card's button; answer with the card showing the job, or why it did not start."""
+    try:
+        job = start()
+    except LockHeld as exc:
+        return card_response(name, status=exc.status, error=exc.message, conflict=exc.conflict)
+    except ChlopsError as exc:
+        return card_response(name, status=exc.status, error=exc.message)
+    return trigger_client_event(card_response(name, started=job), "ops:jobs-changed", {"id": job.pk})

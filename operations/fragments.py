@@ -8,7 +8,8 @@ from urllib.parse import urlencode
 
 from django.template.loader import render_to_string
 
-from operations import cards, selectors
+from operations import cards, queueing, selectors
+from operations.broadcasts import Change
 from operations.forms import JobFilterForm
 from operations.models import Job
 
@@ -68,8 +69,6 @@ def job_detail_context(*, job: Job, can_run: bool) -> dict[str, Any]:
 
 
 def system_status_context() -> dict[str, Any]:
-    from operations import queueing
-
     return {"redis_up": queueing.broker_available()}
 
 
@@ -85,16 +84,23 @@ def render_card(template: str, name: str, context: dict[str, Any], *, oob: bool 
     return render_to_string(f"{template}#{name}", {**context, "oob": oob})
 
 
-def job_fragments(job: Job, *, can_run: bool = True) -> str:
-    """Render what one changed job means for every page: its row, its detail and the latest runs."""
-    history = list(job.history.select_related("actor"))
-    return _job_parts(job, history, can_run=can_run) + render_card(
-        DASHBOARD, "latest-runs", latest_runs_context(), oob=True
-    )
+def change_render(change: Change) -> tuple[str, str] | None:
+    """Render a change for the broadcast (registered with operations.broadcasts), or None if it is gone."""
+    if change.kind == "job":
+        try:
+            job = selectors.job_get(job_id=int(change.key))
+        except Job.DoesNotExist:
+            return None
+        return job_fragments_for_everyone(job, with_latest_runs=not change.progress_only)
+    try:
+        return cards.card_render_both(cards.get(str(change.key)))
+    except cards.UnknownCard:
+        return None  # an optional card this deployment does not show
 
 
 def job_fragments_for_everyone(job: Job, *, with_latest_runs: bool = True) -> tuple[str, str]:
-    """Render job_fragments for viewers and for users who may run jobs, sharing what they share."""
+    """Render what one changed job means for every page (its row, its detail and the latest runs),
+    for viewers and for users who may run jobs, sharing what they share."""
     history = list(job.history.select_related("actor"))
     latest = render_card(DASHBOARD, "latest-runs", latest_runs_context(), oob=True) if with_latest_runs else ""
     return _job_parts(job, history, can_run=False) + latest, _job_parts(job, history, can_run=True) + latest

@@ -7,12 +7,15 @@ from typing import Any
 
 from django import forms
 
-from operations.registry import JobType
+from operations import workers
+from operations.registry import JobType, Operation
 from operations.runner import RunContext
 
 
 class CanaryForm(forms.Form):
-    seconds = forms.FloatField(required=False, min_value=0, max_value=3600, initial=1)
+    seconds = forms.FloatField(
+        label="Seconds", required=False, min_value=0, max_value=3600, initial=1, help_text="How long the canary ticks; 0 to 3600."
+    )
 
 
 def canary_run(ctx: RunContext, params: dict[str, Any]) -> dict:
@@ -31,6 +34,7 @@ def canary_run(ctx: RunContext, params: dict[str, Any]) -> dict:
 
 
 CANARY = JobType(name="canary", label="Canary", run=canary_run, form=CanaryForm, queue="jobs", lock_key="canary")
+CANARY_OPERATION = Operation(slug="canary", title="Canary", job_type="canary", button="Start canary", order=40)
 
 
 class DrainForm(forms.Form):
@@ -43,11 +47,5 @@ class DrainForm(forms.Form):
     )
 
 
-def drain_run(ctx: RunContext, params: dict[str, Any]) -> dict:
-    from operations import workers
-
-    return workers.drain_run(ctx, params)
-
-
 # On `control`, so that it neither waits behind the backlog it drains nor counts itself in it.
-DRAIN = JobType(name="drain", label="Drain", run=drain_run, form=DrainForm, queue="control", lock_key="drain")
+DRAIN = JobType(name="drain", label="Drain", run=workers.drain_run, form=DrainForm, queue="control", lock_key="drain")

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import redis
-from django.conf import settings
 
+from chlops.celery import app
 from chlops.exceptions import ServiceUnavailable
+from chlops.redis_clients import redis_client
+
+RUN_JOB = "operations.tasks.run_job"
 
 
 def broker_available() -> bool:
     """Whether Redis (broker, channel layer and cache at once) answers PING within a second."""
     try:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
-        try:
-            return bool(client.ping())
-        finally:
-            client.close()
+        return bool(redis_client().ping())
     except (redis.RedisError, OSError):
         return False
 
@@ -30,6 +29,5 @@ def ensure_broker_available() -> None:
 
 
 def send_run_job(*, job_id: int, queue: str) -> None:
-    from operations.tasks import run_job
-
-    run_job.apply_async(args=[job_id], queue=queue, retry=False)
+    # By name: the task module imports the runner and services, which import this edge.
+    app.send_task(RUN_JOB, args=[job_id], queue=queue, retry=False, ignore_result=True)

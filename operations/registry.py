@@ -1,4 +1,5 @@
-"""The job-type registry: each type is declared once, by the app that owns its work."""
+"""What apps bring to the engine, each declared once by the app that owns it: job types, the
+run card's operations, and backlog probes (work waiting that a drain must see through)."""
 
 from __future__ import annotations
 
@@ -51,3 +52,72 @@ def get(name: str) -> JobType:
 
 def all_types() -> list[JobType]:
     return sorted(_types.values(), key=lambda t: t.name)
+
+
+# --- The run card's operations ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One form of the "Run an operation" card, and the job it starts.
+
+    The form is the job type's own parameter form, showing only `fields` (all when None), so the card
+    and the API validate alike; `form` replaces it when the card gathers something else (a file).
+    """
+
+    slug: str
+    title: str
+    job_type: str
+    button: str
+    fields: tuple[str, ...] | None = None
+    required: tuple[str, ...] = ()  # fields the card requires though the job takes them optionally
+    form: type[forms.Form] | None = None
+    # Names of job parameters whose errors belong to a differently named form field.
+    field_for_param: tuple[tuple[str, str], ...] = ()
+    order: int = 100
+
+    def make_form(self, data=None, files=None) -> forms.Form:
+        form = (self.form or get(self.job_type).form)(data=data, files=files, prefix=self.slug)
+        if self.form is None and self.fields is not None:
+            for name in [name for name in form.fields if name not in self.fields]:
+                del form.fields[name]
+        for name in self.required:
+            form.fields[name].required = True
+        return form
+
+    def params(self, cleaned: dict[str, Any]) -> dict[str, Any]:
+        return {name: value for name, value in cleaned.items() if value not in (None, "")}
+
+    def field_for(self, param: str) -> str:
+        return dict(self.field_for_param).get(param, param)
+
+
+_operations: dict[str, Operation] = {}
+
+
+def operation_register(operation: Operation) -> Operation:
+    _operations[operation.slug] = operation
+    return operation
+
+
+def operations_available() -> list[Operation]:
+    """The run card's operations whose job type is registered in this deployment, in card order."""
+    return sorted((op for op in _operations.values() if op.job_type in _types), key=lambda op: (op.order, op.slug))
+
+
+def operation_get(slug: str) -> Operation | None:
+    return next((op for op in operations_available() if op.slug == slug), None)
+
+
+# --- Backlog probes ----------------------------------------------------------------------------
+
+_backlogs: dict[str, Callable[[], int]] = {}
+
+
+def backlog_register(name: str, probe: Callable[[], int]) -> None:
+    """Register work waiting outside the broker (say, entries to embed) under the name reports use."""
+    _backlogs[name] = probe
+
+
+def backlogs() -> dict[str, int]:
+    return {name: probe() for name, probe in sorted(_backlogs.items())}

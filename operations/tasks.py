@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from operations import runner, services
+from operations import queueing, runner, services
 
 
-@shared_task(bind=True, name="operations.tasks.run_job", ignore_result=True)
+@shared_task(bind=True, name=queueing.RUN_JOB, ignore_result=True)
 def run_job(self, job_id: int) -> None:
     runner.job_execute(job_id=job_id, worker=self.request.hostname or "")
 

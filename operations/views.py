@@ -6,14 +6,14 @@ from django.conf import settings
 from django.contrib import admin
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
 from chlops.exceptions import ChlopsError
-from operations import cards, fragments, services, uploads
+from operations import cards, fragments, services, uploads, workers
 from operations.access import RUN, VIEW, can_run, ops_view
-from operations.forms import JobFilterForm, Operation, operation_get, operations_available
+from operations.forms import JobFilterForm
+from operations.registry import Operation, operation_get, operations_available
 from operations.models import Job
 
 SOURCE = "web"
@@ -147,39 +147,28 @@ def job_start(request: HttpRequest, operation: str) -> HttpResponse:
 
 
 @ops_view(RUN)
-@csrf_exempt  # the upload handler must be in place before the body is read; CSRF is checked just below
+@uploads.upload_view()
 @require_POST
 def job_start_upload(request: HttpRequest) -> HttpResponse:
     op = operation_get("import-upload")
     if op is None:
         raise Http404("Imports are not available here.")
-    if int(request.META.get("CONTENT_LENGTH") or 0) > uploads_request_cap():
-        return upload_too_large(request, op)
-    request.upload_handlers = [uploads.CappedUploadHandler(request)]
-    return _job_start_upload(request, op)
-
-
-@csrf_protect
-def _job_start_upload(request: HttpRequest, op: Operation) -> HttpResponse:
-    form = op.make_form(data=request.POST, files=request.FILES)
-    if request.upload_handlers[0].exceeded:
-        return upload_too_large(request, op)
+    try:
+        files = uploads.upload_files(request)
+    except uploads.UploadTooLarge as exc:
+        return upload_too_large(request, op, exc.message)
+    form = op.make_form(data=request.POST, files=files)
     if not form.is_valid():
         return run_card(request, bound=(op, form), status=400)
     upload = uploads.upload_store(file=form.cleaned_data["file"], actor=request.user, source=SOURCE)
     return start(request, op, form, {"upload": str(upload.pk)})
 
 
-def uploads_request_cap() -> int:
-    # Multipart framing adds a little; a body this much over the cap cannot hold a file under it.
-    return settings.CHLOPS_UPLOAD_MAX_BYTES + 64 * 1024
-
-
-def upload_too_large(request: HttpRequest, op: Operation) -> HttpResponse:
+def upload_too_large(request: HttpRequest, op: Operation, message: str) -> HttpResponse:
     form = op.make_form(data={}, files={})
     form.is_valid()
     form.errors.clear()
-    form.add_error(None, uploads.too_large_message())
+    form.add_error(None, message)
     return run_card(request, bound=(op, form), status=413)
 
 
@@ -228,8 +217,6 @@ def job_retry(request: HttpRequest, job_id: int) -> HttpResponse:
 @ops_view(RUN)
 @require_POST
 def workers_control(request: HttpRequest, action: str) -> HttpResponse:
-    from operations import workers
-
     names = [name for name in request.POST.getlist("worker") if name] or None
     status, error = 200, False
     try:
@@ -244,6 +231,4 @@ def workers_control(request: HttpRequest, action: str) -> HttpResponse:
     except ChlopsError as exc:
         # An unknown worker is 404 in the API; here the card must swap in to show the sentence.
         notice, status, error = exc.message, 400 if exc.status == 404 else exc.status, True
-    card = cards.get("workers-card")
-    context = {**card.context(), "notice": notice, "notice_error": error}
-    return HttpResponse(cards.card_render(card, can_run=True, context=context), status=status)
+    return cards.card_response("workers-card", status=status, notice=notice, notice_error=error)

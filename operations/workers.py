@@ -12,13 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.apps import apps
 from kombu.exceptions import OperationalError
 
 from audit.models import Outcome
 from audit.services import audit_record
+from chlops.celery import app
 from chlops.exceptions import ChlopsError, ServiceUnavailable
-from operations import queueing
+from operations import queueing, registry, services
 from operations.models import ACTIVE_STATES, Job, JobState
 
 WORK_QUEUES = ("jobs", "embed")  # what pause stops; `control` keeps the reaper and the drain job running
@@ -56,8 +56,6 @@ def roster() -> Roster:
 
 
 def _ping_hostnames() -> list[str]:
-    from chlops.celery import app
-
     return sorted(node for reply in app.control.ping(timeout=1) for node in reply)
 
 
@@ -139,8 +137,6 @@ def _targets(workers: list[str] | None, live: list[str]) -> list[str]:
 
 def _tell_everyone(action: str) -> None:
     """Reach workers that have not beaten yet too; the known ones are then asked again, for replies."""
-    from chlops.celery import app
-
     command = app.control.cancel_consumer if action == "pause" else app.control.add_consumer
     try:
         for queue in WORK_QUEUES:
@@ -153,8 +149,6 @@ def _tell_everyone(action: str) -> None:
 
 def _broadcast(action: str, targets: list[str]) -> list[str]:
     """Send the command per queue; each call returns once every target answered (limit), or on timeout."""
-    from chlops.celery import app
-
     command = app.control.cancel_consumer if action == "pause" else app.control.add_consumer
     answered: set[str] | None = None
     try:
@@ -183,13 +177,11 @@ def queue_depths_and_oldest() -> tuple[dict[str, int], float | None]:
 
 
 def _read_queues(*, oldest: bool) -> tuple[dict[str, int], float | None]:
-    from chlops.celery import app
-
     try:
         with app.connection_for_read() as conn:
             channel = conn.default_channel
             client = channel.client
-            keys = {q: [channel._q_for_pri(q, pri) for pri in channel.priority_steps] for q in BROKER_QUEUES}
+            keys = {q: priority_keys(channel, q) for q in BROKER_QUEUES}
             pipe = client.pipeline()
             for q in BROKER_QUEUES:
                 for key in keys[q]:
@@ -209,6 +201,12 @@ def _read_queues(*, oldest: bool) -> tuple[dict[str, int], float | None]:
                 stamps.append(stamp)
     age = max(0.0, time.time() - min(stamps)) if stamps else None
     return depths, age
+
+
+def priority_keys(channel: Any, queue: str) -> list[str]:
+    """The Redis lists that hold `queue`, one per priority step, named as kombu's documented
+    transport options `sep` and `priority_steps` say (step 0 is the queue's own name)."""
+    return [f"{queue}{channel.sep}{step}" if step else queue for step in channel.priority_steps]
 
 
 def _sent_at(raw: bytes) -> float | None:
@@ -246,17 +244,9 @@ def drain_remaining(*, exclude: int | None = None) -> dict[str, Any]:
         "messages": messages,
         "jobs_in_flight": running,
         "jobs_queued": queued,
-        "entries_pending": entries_pending(),
+        **registry.backlogs(),
         "remaining": remaining,
     }
-
-
-def entries_pending() -> int:
-    try:
-        entry = apps.get_model("indexes", "Entry")
-    except LookupError:
-        return 0
-    return entry.objects.filter(embedding_state="pending").count()
 
 
 def drain_run(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
@@ -287,8 +277,6 @@ def drain_run(ctx: Any, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _drain_end(*, actor: Any, source: str) -> None:
-    from operations import services
-
     drain = drain_active()
     if drain is not None and drain.state != JobState.CANCELLING:
         try:

@@ -11,6 +11,7 @@ from indexes.snapshots.cards import SNAPSHOTS
 from indexes.sparse.cards import SPARSE_CARD
 from operations.cards import Card
 
+EMBEDDING_CARD = "embedding-card"
 INDEX_CARD = "index-card"
 SEARCH_CARD = "search-card"
 MODES = ("dense", "sparse", "hybrid")
@@ -35,7 +36,7 @@ def embedding_card_context() -> dict[str, Any]:
 
 
 EMBEDDING = Card(
-    name="embedding-card", template="indexes/embedding_card.html", context=embedding_card_context, order=40
+    name=EMBEDDING_CARD, template="indexes/embedding_card.html", context=embedding_card_context, order=40
 )
 INDEX = Card(name=INDEX_CARD, template="indexes/index_card.html", context=index_card_context, order=50)
 SEARCH = Card(name=SEARCH_CARD, template="indexes/search_card.html", context=search_card_context, order=60)

@@ -5,31 +5,20 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import trigger_client_event
 
 from chlops.exceptions import ChlopsError
-from indexes.dashboard.cards import INDEX_CARD, SEARCH_CARD, index_card_context, search_card_context
+from indexes.dashboard.cards import INDEX_CARD, SEARCH_CARD, search_card_context
 from indexes.search import search, search_params_parse
 from operations import cards, services
 from operations.access import RUN, VIEW, ops_view
 
 
-def _index_card(request: HttpRequest, *, status: int = 200, **extra) -> HttpResponse:
-    card = cards.get(INDEX_CARD)
-    html = cards.card_render(card, can_run=True, context={**index_card_context(), **extra})
-    return HttpResponse(html, status=status)
-
-
 @ops_view(RUN)
 @require_POST
 def reindex_start(request: HttpRequest) -> HttpResponse:
-    try:
-        job = services.job_start(type="reindex", params={}, actor=request.user, source="web")
-    except services.LockHeld as exc:
-        return _index_card(request, status=exc.status, error=exc.message, conflict=exc.conflict)
-    except ChlopsError as exc:
-        return _index_card(request, status=exc.status, error=exc.message)
-    return trigger_client_event(_index_card(request, started=job), "ops:jobs-changed", {"id": job.pk})
+    return cards.card_job_started(
+        INDEX_CARD, lambda: services.job_start(type="reindex", params={}, actor=request.user, source="web")
+    )
 
 
 @ops_view(VIEW)

@@ -6,7 +6,6 @@ expires, so a worker killed mid-batch delays its entries by CHLOPS_EMBED_CLAIM_S
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import socket
@@ -16,19 +15,16 @@ from collections.abc import Iterable
 import redis
 from django.conf import settings
 
+from chlops.redis_clients import redis_client
+
 PREFIX = "chlops:embed"
 DISPATCH_LOCK = f"{PREFIX}:dispatch-lock"
 IN_FLIGHT = f"{PREFIX}:in-flight"  # sorted set: batch id -> deadline
 CARD_DIRTY = f"{PREFIX}:card-dirty"
 
 
-@functools.cache
-def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
-
-
 def client() -> redis.Redis:
-    return _client(settings.REDIS_URL)
+    return redis_client(timeout=5)
 
 
 def _key(entry_id: int) -> str:

@@ -8,6 +8,7 @@ from django.db.models import Count, Max
 
 from indexes.ingest.repository import Repository
 from indexes.models import Entry, Kind
+from operations.models import Job
 
 CARD = "ingest-card"
 SHOWN = 20
@@ -15,8 +16,6 @@ SHOWN = 20
 
 def repositories_list(*, limit: int = SHOWN) -> list[dict[str, Any]]:
     """The ingested repositories: documents, last change, commit and latest ingest job, most recent first."""
-    from operations.models import Job
-
     rows = list(
         Entry.objects.filter(kind=Kind.DOCUMENT)
         .exclude(origin="")

@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import audit_record
+from chlops.celery import app
 from indexes.embedders import claims, embedder_get
 from indexes.embedders.base import Embedder
 from indexes.models import EmbeddingState, Entry
@@ -24,6 +25,8 @@ from operations.services import Draining, ensure_not_draining
 logger = logging.getLogger(__name__)
 
 CARD = "embedding-card"
+# Sent by name: the task module imports this one.
+EMBED_BATCH = "indexes.tasks.embed_batch"
 CARD_PUSH_EVERY = 0.5  # seconds: at most ~2 pushes a second per process
 NO_TEXT = "This entry has no text to embed: its title and body are empty. Add a title or body, then retry."
 SCAN_LIMIT = 50_000  # pending ids a dispatch looks through for unclaimed ones
@@ -117,8 +120,6 @@ def embedding_dispatch() -> int:
     Safe to run from many processes at once: one holds the dispatch lock, the others return 0, and
     each entry is claimed in Redis before it is sent, so it is in at most one batch at a time.
     """
-    from indexes import tasks
-
     if claims.card_dirty_take():
         embedding_card_push(force=True)
     try:
@@ -138,7 +139,7 @@ def embedding_dispatch() -> int:
                 claimed = claims.entries_claim(ids=ids[start : start + size], owner=batch_id)
                 if claimed:
                     claims.batch_sent(batch_id=batch_id)
-                    tasks.embed_batch.delay(claimed, batch_id)
+                    app.send_task(EMBED_BATCH, args=[claimed, batch_id], ignore_result=True)
                     sent += 1
     finally:
         lock.release()

@@ -15,10 +15,12 @@ from django.utils import timezone
 from audit.models import Outcome
 from audit.services import audit_record
 from chlops.exceptions import ChlopsError
+from indexes.embedders import embedder_get
 from indexes.models import IndexSnapshot, SnapshotSource
 from indexes.snapshots.storage import MANIFEST, file_into_zip, snapshot_file, snapshots_dir, zip_written
 from indexes.snapshots.validate import SnapshotRefused, snapshot_unpack
 from indexes.store.files import DATA_FILES, file_sha256, manifest_read, served_dir
+from operations import broadcasts
 
 SNAPSHOTS_CARD = "snapshots-card"
 # Carried from the index manifest into the snapshot's, so a restore can publish the set as it was.
@@ -156,8 +158,6 @@ def snapshot_import(
     *, zip_path: Path, staged: Path, filename: str, actor: Any, source: str, request=None
 ) -> IndexSnapshot:
     """Validate an uploaded ZIP (unpacked under `staged`) and store it as a new snapshot; audit a refusal."""
-    from indexes.embedders import embedder_get
-
     unpacked = staged / "files"
     unpacked.mkdir()
     try:
@@ -243,12 +243,6 @@ def snapshot_delete(*, snapshot_id: int, actor: Any, source: str, request=None) 
 
 
 def snapshots_card_changed() -> None:
-    from operations import broadcasts, cards
-
-    try:
-        cards.get(SNAPSHOTS_CARD)
-    except Exception:  # noqa: BLE001 — the card is optional until registered
-        return
     broadcasts.card_changed(SNAPSHOTS_CARD)
 
 

@@ -8,7 +8,6 @@ for a few seconds so a search never waits on a dead socket twice in a row.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import time
@@ -17,6 +16,8 @@ from typing import Any, TypeVar
 
 import redis
 from django.conf import settings
+
+from chlops.redis_clients import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -29,18 +30,13 @@ T = TypeVar("T")
 _down_until = 0.0
 
 
-@functools.cache
-def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
-
-
 def redis_call(call: Callable[[redis.Redis], T]) -> T | None:
     """Run `call` on Redis, or return None while Redis is unreachable (best effort, never raises)."""
     global _down_until
     if time.monotonic() < _down_until:
         return None
     try:
-        return call(_client(settings.REDIS_URL))
+        return call(redis_client(timeout=0.5))
     except redis.RedisError:
         _down_until = time.monotonic() + BACKOFF_SECONDS
         logger.warning("Redis unreachable; index version read from disk for %.0f s", BACKOFF_SECONDS)

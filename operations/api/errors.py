@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from chlops.exceptions import ChlopsError
+from operations.api.serializers import error_body
 
 MESSAGES = {
     exceptions.NotAuthenticated: "Log in, or send 'Authorization: Bearer <token>'.",
@@ -18,8 +19,6 @@ MESSAGES = {
 
 def exception_handler(exc, context):
     if isinstance(exc, ChlopsError):
-        from operations.api.serializers import error_body
-
         return Response(error_body(exc), status=exc.status)
     response = drf_exception_handler(exc, context)
     if response is None:

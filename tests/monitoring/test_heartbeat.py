@@ -83,6 +83,19 @@ class WorkersCardTests:
         html = client.get("/admin/ops/partials/card/workers-card/").content.decode()
         assert 'data-state="offline"' in html and "No worker is running" in html
 
+    def test_reading_a_silent_worker_shows_it_offline_and_changes_nothing(self, operator):
+        beat("mute@host")
+        WorkerHeartbeat.objects.filter(hostname="mute@host").update(last_seen=timezone.now() - timedelta(minutes=5))
+        job = job_create(state=JobState.RUNNING, worker="mute@host")
+        client = Client()
+        client.force_login(operator)
+        html = client.get("/admin/ops/partials/card/workers-card/").content.decode()
+        rows = client.get("/api/workers").json()
+        assert 'data-state="offline"' in html
+        assert [row["state"] for row in rows["results"] if row["hostname"] == "mute@host"] == ["offline"]
+        assert WorkerHeartbeat.objects.get(hostname="mute@host").state == "online"
+        assert Job.objects.get(pk=job.pk).state == JobState.RUNNING
+
     def test_the_card_shows_each_worker_with_its_beat_age(self, operator, auditor):
         beat("alpha@host", kind="edge", processed=7, failed=1)
         client = Client()
@@ -120,6 +133,9 @@ class LiveWorkerTests:
             interval=0.5,
             message="victim offline",
         )
+        # Reading the card showed it offline and changed nothing; the beat task's sweep fails the job.
+        assert Job.objects.get(pk=job.pk).state == JobState.RUNNING
+        assert hostname("victim") in services.workers_mark_offline()
         job.refresh_from_db()
         assert job.state == JobState.FAILED and "worker lost" in job.error
         again = job_services.job_start(type="canary", params={"seconds": 0}, source="cli")  # the lock is free

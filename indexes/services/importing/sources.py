@@ -14,6 +14,7 @@ from urllib.parse import urljoin, urlparse
 from django.conf import settings
 
 from indexes.services.importing.errors import ImportFailed
+from operations.models import Upload
 
 READ_BUFFER = 1 << 20  # bytes; large reads keep the Python overhead per byte negligible
 URL_SCHEMES = ("http", "https")
@@ -103,8 +104,6 @@ def source_open(*, params: dict[str, Any]) -> Source:
 
 
 def _open_upload(upload_id: str) -> Source:
-    from operations.models import Upload
-
     upload = Upload.objects.filter(pk=upload_id).first()
     if upload is None or not upload.path.is_file():
         raise ImportFailed(f"The uploaded file {upload_id} no longer exists; upload it again.")
