@@ -36,7 +36,7 @@ def snapshot_run(ctx: RunContext, params: dict[str, Any]) -> dict:
 
 
 def restore_run(ctx: RunContext, params: dict[str, Any]) -> dict:
-    from indexes.snapshots.restore import snapshot_restore
+    from indexes.snapshots.restore import snapshot_restore  # publishes through the store, which loads faiss
 
     return snapshot_restore(ctx, params)
 

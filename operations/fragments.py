@@ -45,15 +45,13 @@ class JobFilters:
 
 
 def jobs_table_context(*, filters: JobFilters, can_run: bool) -> dict[str, Any]:
-    qs = selectors.job_list(state=filters.state or None, type=filters.type or None)
-    if filters.before:
-        qs = qs.filter(pk__lt=filters.before)
-    jobs = list(qs[: PAGE_SIZE + 1])
-    older = jobs[PAGE_SIZE - 1].pk if len(jobs) > PAGE_SIZE else None
+    page = selectors.job_page(
+        state=filters.state or None, type=filters.type or None, before=filters.before, size=PAGE_SIZE
+    )
     return {
-        "jobs": jobs[:PAGE_SIZE],
+        "jobs": page.jobs,
         "filters": filters,
-        "older_query": filters.query(before=older) if older else None,
+        "older_query": filters.query(before=page.older) if page.older else None,
         "newest_query": filters.query(before=None),
         "page_size": PAGE_SIZE,
         "can_run": can_run,

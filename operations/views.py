@@ -13,8 +13,8 @@ from chlops.exceptions import ChlopsError
 from operations import cards, fragments, services, uploads, workers
 from operations.access import RUN, VIEW, can_run, ops_view
 from operations.forms import JobFilterForm
-from operations.registry import Operation, operation_get, operations_available
 from operations.models import Job
+from operations.registry import Operation, operation_get, operations_available
 
 SOURCE = "web"
 

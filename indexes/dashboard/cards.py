@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from indexes.embedders.status import embedding_status
 from indexes.ingest.cards import INGEST_CARD
 from indexes.models import Kind
 from indexes.snapshots.cards import SNAPSHOTS
@@ -18,7 +19,7 @@ MODES = ("dense", "sparse", "hybrid")
 
 
 def index_card_context() -> dict[str, Any]:
-    from indexes.store import index_manifest
+    from indexes.store import index_manifest  # the store loads faiss: only when the card is drawn
 
     manifest = index_manifest()
     built_at = datetime.fromisoformat(manifest["built_at"]) if manifest and manifest.get("built_at") else None
@@ -30,8 +31,6 @@ def search_card_context() -> dict[str, Any]:
 
 
 def embedding_card_context() -> dict[str, Any]:
-    from indexes.embedders.status import embedding_status
-
     return {"embedding": embedding_status()}
 
 

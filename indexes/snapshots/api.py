@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.http import FileResponse
 from rest_framework import status
 from rest_framework.parsers import MultiPartParser
@@ -10,13 +9,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.services import audit_record
+from indexes.snapshots.restore import restore_start
 from indexes.snapshots.selectors import snapshot_json, snapshots_list
-from indexes.snapshots.services import snapshot_delete, snapshot_get, snapshot_import, snapshot_refused, staging_area
+from indexes.snapshots.services import snapshot_delete, snapshot_get
 from indexes.snapshots.storage import snapshot_file
-from indexes.snapshots.uploads import StagingUploadHandler
+from indexes.snapshots.uploads import SNAPSHOT_UPLOAD, snapshot_upload_import
 from operations import services
 from operations.api.permissions import CanRunJobs, ViewOrRun
 from operations.api.serializers import job_json
+from operations.uploads import UploadViewMixin
 
 
 def _source(request) -> str:
@@ -65,58 +66,22 @@ class SnapshotDownloadView(APIView):
         return response
 
 
-class SnapshotUploadView(APIView):
+class SnapshotUploadView(UploadViewMixin, APIView):
     permission_classes = [CanRunJobs]
     parser_classes = [MultiPartParser]
-
-    def initial(self, request, *args, **kwargs):
-        # Before anything reads the body: the upload streams into its own staging dir, capped.
-        self.staging = staging_area()
-        staged = self.staging.__enter__()
-        self.handler = StagingUploadHandler(
-            request._request, staged=staged, max_bytes=settings.CHLOPS_SNAPSHOT_MAX_BYTES
-        )
-        request._request.upload_handlers = [self.handler]
-        super().initial(request, *args, **kwargs)
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        if getattr(self, "staging", None) is not None:
-            self.staging.__exit__(None, None, None)
-            self.staging = None
-        return super().finalize_response(request, response, *args, **kwargs)
+    upload_cap = SNAPSHOT_UPLOAD
 
     def post(self, request):
-        source, limit = _source(request), settings.CHLOPS_SNAPSHOT_MAX_BYTES
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-        if declared > limit + 64 * 1024:  # room for the multipart headers
-            return self._too_big(request, source=source, limit=limit)
-        upload = request.FILES.get("file")
-        if self.handler.too_big:
-            return self._too_big(request, source=source, limit=limit)
-        if upload is None or not self.handler.path.exists():
+        snapshot = snapshot_upload_import(request, source=_source(request))
+        if snapshot is None:
             return Response({"error": "Send the snapshot ZIP as the multipart field 'file'."}, status=400)
-        snapshot = snapshot_import(
-            zip_path=self.handler.path,
-            staged=self.handler.staged,
-            filename=upload.name or "upload.zip",
-            actor=request.user,
-            source=source,
-            request=request._request,
-        )
         return Response(snapshot_json(snapshot), status=status.HTTP_201_CREATED)
-
-    def _too_big(self, request, *, source: str, limit: int) -> Response:
-        message = f"The snapshot was refused: it is larger than {limit} bytes (CHLOPS_SNAPSHOT_MAX_BYTES)."
-        snapshot_refused(reason=message, filename="upload", actor=request.user, source=source, request=request._request)
-        return Response({"error": message}, status=413)
 
 
 class SnapshotRestoreView(APIView):
     permission_classes = [CanRunJobs]
 
     def post(self, request, snapshot_id: int):
-        from indexes.snapshots.restore import restore_start
-
         body = request.data if isinstance(request.data, dict) else {}
         confirm = body.get("confirm")
         job = restore_start(

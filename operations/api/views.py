@@ -2,38 +2,48 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.shortcuts import get_object_or_404
-from django.utils.decorators import method_decorator
-from django.views.decorators.csrf import csrf_exempt
 from rest_framework import status
-from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chlops.exceptions import ChlopsError
 from operations import selectors, services, uploads
 from operations.api.permissions import CanRunJobs, ViewOrRun
 from operations.api.serializers import job_json
 from operations.models import Job
 
 SOURCE = "api"
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
 
 
-class JobPagination(CursorPagination):
-    ordering = "-id"
-    page_size = 50
-    max_page_size = 500
-    page_size_query_param = "limit"
+def _positive(query, name: str) -> int | None:
+    """A positive whole number from the query string; anything else is refused with a sentence."""
+    raw = query.get(name)
+    if raw in (None, ""):
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ChlopsError(f"'{name}' must be a positive whole number; follow the 'next' link to page on.")
+    return int(raw)
 
 
 class JobListView(APIView):
     permission_classes = [ViewOrRun]
 
     def get(self, request):
-        qs = selectors.job_list(state=request.query_params.get("state"), type=request.query_params.get("type"))
-        paginator = JobPagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return Response({"results": [job_json(j) for j in page], "next": paginator.get_next_link()})
+        query = request.query_params
+        page = selectors.job_page(
+            state=query.get("state"), type=query.get("type"), before=_positive(query, "cursor"),
+            size=min(_positive(query, "limit") or PAGE_SIZE, MAX_PAGE_SIZE),
+        )
+        next_url = None
+        if page.older:
+            next_url = request.build_absolute_uri(f"{request.path}?{urlencode({**query.dict(), 'cursor': page.older})}")
+        return Response({"results": [job_json(j) for j in page.jobs], "next": next_url})
 
     def post(self, request):
         body = request.data
@@ -66,28 +76,13 @@ class JobRetryView(APIView):
         return Response(job_json(job), status=status.HTTP_201_CREATED)
 
 
-@method_decorator(csrf_exempt, name="dispatch")  # DRF's SessionAuthentication enforces CSRF itself
-class UploadView(APIView):
+class UploadView(uploads.UploadViewMixin, APIView):
     permission_classes = [CanRunJobs]
     parser_classes = [MultiPartParser]
 
     def post(self, request):
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-        if declared > request_cap():
-            raise uploads.UploadTooLarge(uploads.too_large_message())
-        handler = uploads.CappedUploadHandler(request._request)
-        request._request.upload_handlers = [handler]
-        file = request.FILES.get("file")
-        if handler.exceeded:
-            raise uploads.UploadTooLarge(uploads.too_large_message())
+        file = uploads.upload_files(request).get("file")
         if file is None:
             raise uploads.UploadMissing("Send the file as multipart/form-data in a field named 'file'.")
         upload = uploads.upload_store(file=file, actor=request.user, source=SOURCE)
         return Response({"id": str(upload.pk), "name": upload.name, "size": upload.size}, status=status.HTTP_201_CREATED)
-
-
-def request_cap() -> int:
-    from django.conf import settings
-
-    # Multipart framing adds a little; a body this much over the cap cannot hold a file under it.
-    return settings.CHLOPS_UPLOAD_MAX_BYTES + 64 * 1024

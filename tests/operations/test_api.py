@@ -95,6 +95,12 @@ class JobReadTests:
         assert ids == sorted(ids, reverse=True)
         assert [j["state"] for j in api.get("/api/jobs?state=failed").json()["results"]] == ["failed"]
 
+    @pytest.mark.parametrize("query", ["cursor=abc", "cursor=-3", "limit=0", "limit=many"])
+    def test_a_bad_cursor_or_limit_is_refused_with_a_sentence(self, api, query):
+        response = api.get(f"/api/jobs?{query}")
+        assert response.status_code == 400
+        assert "must be a positive whole number" in response.json()["error"]
+
 
 class JobCancelRetryTests:
     def test_cancel_queued_is_202_and_cancelled(self, api):

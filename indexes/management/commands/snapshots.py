@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.management.base import CommandError, CommandParser
 
 from audit.services import audit_record
+from indexes.snapshots.restore import restore_start
 from indexes.snapshots.selectors import snapshot_json, snapshots_list
 from indexes.snapshots.services import snapshot_get, snapshot_import, snapshot_refused, staging_area
 from indexes.snapshots.storage import snapshot_file
@@ -102,8 +103,6 @@ class Command(ActionCommand):
             self.stdout.write(f"Imported {path.name} as snapshot {snapshot.pk} {snapshot.name}.")
 
     def do_restore(self, *, id: int, confirm: str | None, wait: bool, json: bool, **_) -> None:
-        from indexes.snapshots.restore import restore_start
-
         snapshot = snapshot_get(snapshot_id=id)
         tty = sys.stdin.isatty()
         if confirm is None:
