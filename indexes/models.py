@@ -61,10 +61,6 @@ class Entry(models.Model):
         payload = json.dumps([title, body, tags, metadata], sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(payload.encode()).hexdigest()
 
-    @staticmethod
-    def text_hash(*, title: str, body: str) -> str:
-        return hashlib.sha256(json.dumps([title, body], ensure_ascii=False).encode()).hexdigest()
-
 
 class SnapshotSource(models.TextChoices):
     JOB = "job"
