@@ -213,6 +213,8 @@ CHLOPS_WORKER_HEARTBEAT_SECONDS = float(os.environ.get("CHLOPS_WORKER_HEARTBEAT_
 CHLOPS_WORKER_OFFLINE_SECONDS = env_int("CHLOPS_WORKER_OFFLINE_SECONDS", 30)  # silent this long: offline
 
 CHLOPS_PROGRESS_INTERVAL = 0.2  # seconds between throttled progress writes of one job
+# For tests only: checkpoints park a job while a test holds it (operations/gates.py); off, it costs nothing.
+CHLOPS_TEST_GATES = env_bool("CHLOPS_TEST_GATES")
 CHLOPS_UPLOAD_MAX_BYTES = env_int("CHLOPS_UPLOAD_MAX_BYTES", 512 * 1024 * 1024)
 CHLOPS_URL_IMPORT_MAX_BYTES = env_int("CHLOPS_URL_IMPORT_MAX_BYTES", 512 * 1024 * 1024)
 CHLOPS_URL_IMPORT_TIMEOUT = env_int("CHLOPS_URL_IMPORT_TIMEOUT", 30)

@@ -14,7 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from chlops.exceptions import ChlopsError
-from operations import broadcasts, registry
+from operations import broadcasts, gates, registry
 from operations.models import HistoryKind, Job, JobHistory, JobState
 
 logger = logging.getLogger(__name__)
@@ -52,15 +52,21 @@ class RunContext:
         if not phase_changed and now - self._last_write < settings.CHLOPS_PROGRESS_INTERVAL:
             return
         self._last_write = now
-        Job.objects.filter(pk=self.job.pk).update(
-            done=done, total=total, phase=self.job.phase, rate=self.job.rate, progress_at=timezone.now()
+        self._save(phase_changed=phase_changed)
+
+    def _save(self, *, phase_changed: bool) -> None:
+        job = self.job
+        Job.objects.filter(pk=job.pk).update(
+            done=job.done, total=job.total, phase=job.phase, rate=job.rate, progress_at=timezone.now()
         )
         if phase_changed:
-            JobHistory.objects.create(job=self.job, kind=HistoryKind.PHASE, phase=phase, state=self.job.state)
-        broadcasts.job_changed(self.job.pk, progress_only=not phase_changed)
+            JobHistory.objects.create(job=job, kind=HistoryKind.PHASE, phase=job.phase, state=job.state)
+        broadcasts.job_changed(job.pk, progress_only=not phase_changed)
 
     def checkpoint(self) -> None:
         """Raise JobCancelled if cancellation was requested."""
+        if settings.CHLOPS_TEST_GATES and gates.gate_holds(self.job):
+            self._park()
         now = time.monotonic()
         if now - self._last_poll < CANCEL_POLL_EVERY:
             return
@@ -71,6 +77,11 @@ class RunContext:
         if state != JobState.RUNNING:
             # The reaper declared this worker lost; stop without writing anything more.
             raise JobCancelled
+
+    def _park(self) -> None:
+        self._save(phase_changed=False)  # the row shows all the job has done, for the test to look at
+        gates.gate_park(self.job)
+        self._last_poll = 0.0  # look at the state now: a cancel made while parked lands at this checkpoint
 
     def log(self, message: str, **data: Any) -> None:
         JobHistory.objects.create(job=self.job, kind=HistoryKind.LOG, message=message, data=data, state=self.job.state)

@@ -117,7 +117,8 @@ def spawn_worker(stack_env, tmp_path_factory) -> Iterator[Callable[..., Process]
             sys.executable, "-m", "celery", "-A", "chlops", "worker",
             "-n", f"{name}@%h", "-Q", queues, "-c", str(concurrency), "--without-gossip", "--without-mingle", "-l", "INFO",
         ]
-        process = Process(args, {**stack_env, **(env or {})}, log)
+        # Gates on: a test can park a job at a checkpoint and act on it mid-run (tests/gates.py).
+        process = Process(args, {**stack_env, "CHLOPS_TEST_GATES": "1", **(env or {})}, log)
         started.append(process)
         wait_for(lambda: _worker_ready(process), timeout=60, interval=0.2, message=f"worker {name} to start")
         return process
