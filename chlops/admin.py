@@ -6,6 +6,8 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import reverse
 
+from operations.access import can_view
+
 
 class ChlopsAdminSite(admin.AdminSite):
     site_header = "CHL Ops"
@@ -14,7 +16,7 @@ class ChlopsAdminSite(admin.AdminSite):
 
     def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[dict]:
         app_list = super().get_app_list(request, app_label)
-        if app_label in (None, "operations") and request.user.has_perm("operations.view_dashboard"):
+        if app_label in (None, "operations") and can_view(request.user):
             entry = self._operations_entry()
             own = next((app for app in app_list if app["app_label"] == "operations"), None)
             if own is None:

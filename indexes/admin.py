@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from indexes.models import Entry
 from indexes.services.embedding import entries_embedding_retry
 from indexes.services.entries import entry_save
+from operations.access import can_run
 
 
 @admin.register(Entry)
@@ -46,4 +47,4 @@ class EntryAdmin(admin.ModelAdmin):
         )
 
     def has_run_jobs_permission(self, request) -> bool:
-        return request.user.has_perm("operations.run_jobs")
+        return can_run(request.user)

@@ -14,6 +14,7 @@ from django.utils.safestring import SafeString
 
 from chlops.exceptions import ChlopsError
 from operations import services, tokens
+from operations.access import can_run
 from operations.models import ApiToken, Job, JobHistory, Upload
 from operations.templatetags.ops_tags import pretty_json, state_icon
 
@@ -79,7 +80,7 @@ class JobAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     )  # fmt: skip
 
     def has_run_jobs_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("operations.run_jobs")
+        return can_run(request.user)
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
         term = search_term.strip().lstrip("#")

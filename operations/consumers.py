@@ -11,32 +11,12 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from audit.models import Outcome
-from audit.services import audit_record
 from operations import broadcasts, fragments
+from operations.access import socket_access
 
-VIEW = "operations.view_dashboard"
-RUN = "operations.run_jobs"
 MAX_MESSAGE_CHARS = 1024
 SNAPSHOT_MIN_INTERVAL = 0.5  # seconds; a client asking faster waits, it does not get more renders
 USAGE = 'Send {"type": "resync"} for a fresh snapshot or {"type": "ping"}.'
-
-
-def user_permissions(user: Any, *, path: str) -> tuple[bool, bool]:
-    """Say whether the user may watch and may run jobs; audit the refusal of a logged-in user."""
-    if not getattr(user, "is_authenticated", False):
-        return False, False
-    if user.is_active and user.is_staff and user.has_perm(VIEW):
-        return True, user.has_perm(RUN)
-    audit_record(
-        action="permission.denied",
-        source="web",
-        actor=user,
-        target=path,
-        outcome=Outcome.DENIED,
-        details={"permission": VIEW, "channel": "websocket"},
-    )
-    return False, False
 
 
 def message_type(text_data: str | None, bytes_data: bytes | None) -> str | None:
@@ -56,8 +36,7 @@ class OpsConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.joined = False
         self.last_snapshot = 0.0
-        path = self.scope.get("path", "/ws/ops/")
-        allowed, self.can_run = await database_sync_to_async(user_permissions)(self.scope.get("user"), path=path)
+        allowed, self.can_run = await database_sync_to_async(socket_access)(self.scope)
         if not allowed:
             await self.close()  # before accept: the handshake is refused
             return

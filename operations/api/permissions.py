@@ -1,40 +1,29 @@
-"""Server-side checks of DESIGN §7 for the API; a denied attempt is audited."""
+"""Server-side checks of DESIGN §7 for the API, through operations.access; a denied attempt is audited."""
 
 from __future__ import annotations
 
 from rest_framework import permissions
 
-from audit.models import Outcome
-from audit.services import audit_record
+from operations.access import RUN, VIEW, access_check
+
+SOURCE = "api"
 
 
 class HasPerm(permissions.BasePermission):
     perm = ""
 
     def has_permission(self, request, view) -> bool:
-        user = request.user
-        if not (user and user.is_authenticated):
-            return False
-        if user.is_staff and user.has_perm(self.perm):
-            return True
-        audit_record(
-            action="permission.denied",
-            actor=user,
-            source="api",
-            target=request.path,
-            outcome=Outcome.DENIED,
-            details={"method": request.method, "permission": self.perm},
-            request=request._request,
-        )
-        return False
+        if not (request.user and request.user.is_authenticated):
+            return False  # DRF answers 401: nobody to refuse yet
+        return access_check(request._request, self.perm, source=SOURCE)
 
 
 class CanViewDashboard(HasPerm):
-    perm = "operations.view_dashboard"
+    perm = VIEW
 
 
 class CanRunJobs(HasPerm):
-    perm = "operations.run_jobs"
+    perm = RUN
 
 
 class ViewOrRun(permissions.BasePermission):
