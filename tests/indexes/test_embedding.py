@@ -16,6 +16,7 @@ from indexes.services import embedding
 from operations import services
 from operations.models import Job, JobState
 from tests.conftest import Process, receive_containing, wait_for
+from tests.gates import advance, hold, wait_until_held
 from tests.indexes.factories import csv_text, import_file
 from tests.operations.factories import job_create
 
@@ -183,9 +184,12 @@ class EmbedJobTests:
 
     def test_cancel_stops_the_embed_job_between_batches(self, worker, operator, settings):
         entries_create(40_000, prefix="big", state=EmbeddingState.FAILED)
-        job = services.job_start(type="embed", params={}, actor=operator, source="cli")
-        wait_for(lambda: Job.objects.get(pk=job.pk).done > 0, timeout=60, message="the embed job to make progress")
-        services.job_cancel(job=job, actor=operator, source="cli")
+        with hold("embed", phase="embedding"):
+            job = services.job_start(type="embed", params={}, actor=operator, source="cli")
+            wait_until_held(job.pk, timeout=60)
+            advance(job.pk, until=lambda: Job.objects.get(pk=job.pk).done > 0)  # a batch at a time
+            wait_until_held(job.pk)
+            services.job_cancel(job=job, actor=operator, source="cli")
         wait_for(lambda: finished(job), timeout=10, message="the embed job to stop")
         assert job.state == JobState.CANCELLED
         assert 0 < states("big")["ready"] < 40_000

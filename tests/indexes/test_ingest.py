@@ -23,6 +23,7 @@ from operations import services
 from operations.models import Job, JobState
 from operations.runner import JobCancelled
 from tests.conftest import free_port, only_worker, wait_for
+from tests.gates import advance, hold, wait_until_held
 from tests.indexes.factories import FakeContext
 
 GIT_ENV = {
@@ -585,14 +586,13 @@ class IngestJobTests:
         repo = make_repo(
             worker_roots / "big", {f"d{i // 500}/f{i:05}.md": f"# File {i}\n\ntext {i}\n" for i in range(6000)}
         )
-        job = services.job_start(type="ingest", params={"url": str(repo)}, actor=operator, source="cli")
-
-        def writing() -> bool:
-            job.refresh_from_db()
-            return job.phase == "writing" and job.done > 0
-
-        wait_for(writing, timeout=120, message="the ingest to write")
-        services.job_cancel(job=job, actor=operator, source="cli")
+        written = Entry.objects.filter(origin=f"file://{repo}")
+        with hold("ingest", phase="writing"):
+            job = services.job_start(type="ingest", params={"url": str(repo)}, actor=operator, source="cli")
+            wait_until_held(job.pk, timeout=120)
+            advance(job.pk, until=written.exists)  # a checkpoint at a time, until a batch is written
+            wait_until_held(job.pk)
+            services.job_cancel(job=job, actor=operator, source="cli")
         wait_for(lambda: finished(job), timeout=15, message="the cancel to land")
         assert job.state == JobState.CANCELLED
         assert clones_dir(settings) == []
@@ -600,9 +600,8 @@ class IngestJobTests:
 
     def test_a_second_ingest_of_the_same_repository_is_refused_while_one_runs(self, worker_roots, operator):
         repo = make_repo(worker_roots / "twice", {f"f{i}.txt": f"{i}\n" for i in range(2000)})
-        first = services.job_start(type="ingest", params={"url": str(repo)}, actor=operator, source="cli")
-        try:
+        with hold("ingest"):  # the first cannot end before the second is asked for
+            first = services.job_start(type="ingest", params={"url": str(repo)}, actor=operator, source="cli")
             with pytest.raises(services.LockHeld):
                 services.job_start(type="ingest", params={"url": f"file://{repo}/"}, actor=operator, source="cli")
-        finally:
-            wait_for(lambda: finished(first), timeout=120, message="the first ingest")
+        wait_for(lambda: finished(first), timeout=120, message="the first ingest")

@@ -6,6 +6,7 @@ from indexes.models import Entry
 from operations import services
 from operations.models import Job, JobState
 from tests.conftest import wait_for
+from tests.gates import advance, hold, wait_until_held
 from tests.indexes.factories import WEB_CSV, csv_text, import_file, write_big_csv
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -56,9 +57,12 @@ class ImportJobTests:
     def test_cancel_stops_an_import_leaving_whole_batches(self, worker, operator, settings):
         settings.IMPORT_DIR.mkdir(parents=True, exist_ok=True)
         write_big_csv(settings.IMPORT_DIR / "cancel-me.csv", rows=100_000)
-        job = services.job_start(type="import", params={"path": "cancel-me.csv"}, actor=operator, source="cli")
-        wait_for(lambda: running_with_progress(job), timeout=30, message="the import to make progress")
-        services.job_cancel(job=job, actor=operator, source="cli")
+        with hold("import", phase="importing"):
+            job = services.job_start(type="import", params={"path": "cancel-me.csv"}, actor=operator, source="cli")
+            wait_until_held(job.pk)
+            advance(job.pk, until=lambda: running_with_progress(job) and Entry.objects.exists())
+            wait_until_held(job.pk)
+            services.job_cancel(job=job, actor=operator, source="cli")
         # Latency is measured in bench/job_engine.py; the state proves the import stopped before its end.
         wait_for(lambda: finished(job), timeout=15, message="the cancel to land")
         assert job.state == JobState.CANCELLED

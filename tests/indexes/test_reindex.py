@@ -23,6 +23,7 @@ from operations import queueing, services, tokens
 from operations.models import ACTIVE_STATES, HistoryKind, Job, JobState
 from operations.runner import JobCancelled
 from tests.conftest import only_worker, receive_containing, wait_for
+from tests.gates import hold, step, wait_until_held
 from tests.indexes.index_factories import (
     RunCtx,
     entries_embedded,
@@ -187,15 +188,13 @@ class ReindexJobTests:
         job = Job.objects.create(
             type="reindex", params={}, lock_key="index", queue="slowindex", requested_by=operator, source="cli"
         )
-        queueing.send_run_job(job_id=job.pk, queue="slowindex")
-
-        def adding() -> bool:
-            job.refresh_from_db()
-            return job.phase == "adding"
-
-        wait_for(adding, timeout=60, message="the reindex to start adding vectors")
-        asked = time.monotonic()
-        services.job_cancel(job=job, actor=operator, source="cli")
+        with hold(job=job.pk, phase="adding"):
+            queueing.send_run_job(job_id=job.pk, queue="slowindex")
+            wait_until_held(job.pk)
+            # Parked again still adding: the build looks at the cancel between chunks, not only after them all.
+            assert step(job.pk) == "adding"
+            asked = time.monotonic()
+            services.job_cancel(job=job, actor=operator, source="cli")
         wait_for(lambda: finished(job), timeout=10, message="the cancelled reindex to stop")
         assert job.state == JobState.CANCELLED
         assert time.monotonic() - asked < 2
@@ -209,7 +208,6 @@ class ReindexJobTests:
         reindex(operator)
         before = served_digest()
         entries_with_vectors(unit_rows(20_000, seed=13), prefix="bulk")
-        # HNSW over 20,000 vectors takes seconds to add: time enough to kill the worker mid-build.
         doomed = spawn_worker(
             "killindex",
             queues="killindex",
@@ -219,14 +217,10 @@ class ReindexJobTests:
         job = Job.objects.create(
             type="reindex", params={}, lock_key="index", queue="killindex", requested_by=operator, source="cli"
         )
-        queueing.send_run_job(job_id=job.pk, queue="killindex")
-
-        def adding() -> bool:
-            job.refresh_from_db()
-            return job.phase == "adding"
-
-        wait_for(adding, timeout=60, message="the reindex to start adding vectors")
-        doomed.kill()
+        with hold(job=job.pk, phase="adding"):
+            queueing.send_run_job(job_id=job.pk, queue="killindex")
+            assert wait_until_held(job.pk) == "adding"
+            doomed.kill()
         assert served_digest() == before
 
         def reaped() -> bool:

@@ -6,6 +6,7 @@ from indexes.models import Entry
 from operations import queueing, services
 from operations.models import ACTIVE_STATES, Job, JobState
 from tests.conftest import wait_for
+from tests.gates import advance, hold, wait_until_held
 from tests.indexes.factories import write_big_csv
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -34,14 +35,17 @@ class WorkerKilledTests:
         job = Job.objects.create(
             type="import", params=params, lock_key="import", queue="killme", requested_by=operator, source="cli"
         )
-        queueing.send_run_job(job_id=job.pk, queue="killme")
 
         def importing() -> bool:
             job.refresh_from_db()
             return job.state == JobState.RUNNING and job.done > 0 and Entry.objects.count() >= BATCH
 
-        wait_for(importing, timeout=60, message="the import to commit its first batch")
-        doomed.kill()
+        with hold(job=job.pk, phase="importing"):
+            queueing.send_run_job(job_id=job.pk, queue="killme")
+            wait_until_held(job.pk)
+            advance(job.pk, until=importing)  # a checkpoint at a time, until the first batch is committed
+            wait_until_held(job.pk)
+            doomed.kill()
 
         committed = Entry.objects.count()
         assert 0 < committed < ROWS

@@ -23,6 +23,7 @@ from indexes.sparse.tokens import tokenize
 from operations import services
 from operations.models import Job, JobState
 from tests.conftest import receive_containing, wait_for
+from tests.gates import hold, wait_until_held
 from tests.indexes.factories import FakeContext
 
 
@@ -235,12 +236,11 @@ class SparseJobTests:
     def test_a_second_sparse_job_is_refused_while_one_runs(self, worker, operator):
         for i in range(2):
             entry(f"c{i}", "t", "b")
-        first = services.job_start(type="sparse", params={}, actor=operator, source="cli")
-        try:
+        with hold("sparse"):  # the first cannot end before the second is asked for
+            first = services.job_start(type="sparse", params={}, actor=operator, source="cli")
             with pytest.raises(services.LockHeld):
                 services.job_start(type="sparse", params={}, actor=operator, source="cli")
-        finally:
-            wait_for(lambda: Job.objects.get(pk=first.pk).is_finished, timeout=60, message="the first sparse job")
+        wait_for(lambda: Job.objects.get(pk=first.pk).is_finished, timeout=60, message="the first sparse job")
 
     def test_cancel_stops_generation_and_serves_nothing_new(self, worker, operator, settings):
         settings.CHLOPS_SPARSE_BATCH_SIZE = 50
@@ -248,14 +248,12 @@ class SparseJobTests:
             Entry(kind="manual", external_id=f"big{i}", title="t", body="word " * 200, content_hash="x")
             for i in range(20_000)
         )
-        job = services.job_start(type="sparse", params={}, actor=operator, source="cli")
-
-        def reading() -> bool:
+        with hold("sparse", phase="reading", done=1):  # parked once it has read a batch of entries
+            job = services.job_start(type="sparse", params={}, actor=operator, source="cli")
+            wait_until_held(job.pk, timeout=60)
             job.refresh_from_db()
-            return job.state == JobState.RUNNING and job.done > 0
-
-        wait_for(reading, timeout=60, message="the sparse job to read entries")
-        services.job_cancel(job=job, actor=operator, source="cli")
+            assert job.state == JobState.RUNNING and job.done > 0
+            services.job_cancel(job=job, actor=operator, source="cli")
         wait_for(lambda: Job.objects.get(pk=job.pk).is_finished, timeout=15, message="the cancel to land")
         assert Job.objects.get(pk=job.pk).state == JobState.CANCELLED
         assert current_version() is None
