@@ -16,11 +16,12 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from audit.chain import GENESIS_HASH, PRUNE_ACTION, ip_normal, values_hash
+from audit.chain import GENESIS_HASH, PRUNE_ACTION, values_hash
 from audit.context import current_request
 from audit.exports import export_lines
 from audit.models import AuditLog, Outcome
 from audit.selectors import auditlog_last_id, auditlog_rows
+from chlops.clientip import client_ip
 from chlops.exceptions import ChlopsError
 
 __all__ = ["GENESIS_HASH", "audit_denied", "audit_record", "auditlog_prune", "row_hash"]
@@ -47,10 +48,6 @@ def row_hash(row: AuditLog) -> str:
         correlation_id=row.correlation_id,
         prev_hash=row.prev_hash,
     )
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    return ip_normal(request.META.get("REMOTE_ADDR"))
 
 
 def _text(value: object, limit: int) -> str:
@@ -97,6 +94,7 @@ def audit_record(
             target=_text(target, 255),
             outcome=outcome,
             details=details,
+            # The address the login protection counts too: the peer, or the client a trusted proxy names.
             ip=client_ip(request) if request else None,
             user_agent=_text(request.META.get("HTTP_USER_AGENT", ""), 512) if request else "",
             correlation_id=correlation_id or None,

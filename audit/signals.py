@@ -1,10 +1,12 @@
-"""Receivers that turn logins, logouts and admin changes into audit rows."""
+"""Receivers that turn logins, logouts, lockouts and admin changes into audit rows."""
 
 from __future__ import annotations
 
 import functools
 from typing import Any
 
+from axes.helpers import get_cool_off
+from axes.signals import user_locked_out
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry, LogEntryManager
 from django.contrib.auth import get_user_model, user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import post_save
@@ -14,6 +16,7 @@ from django.http import HttpRequest
 from audit.context import current_request, request_source
 from audit.models import Outcome
 from audit.services import audit_record
+from chlops.lockout import LoginAttemptHandler
 
 ADMIN_ACTIONS = {ADDITION: "admin.add", CHANGE: "admin.change", DELETION: "admin.delete"}
 
@@ -36,6 +39,29 @@ def record_login_failed(sender: Any, credentials: dict, request: HttpRequest | N
         target=username,
         outcome=Outcome.FAILURE,
         details={"username": username},
+        request=request,
+    )
+
+
+@receiver(user_locked_out, dispatch_uid="audit.locked_out")
+def record_locked_out(sender: Any, request: HttpRequest, username: str | None, ip_address: str | None, **kwargs: Any) -> None:
+    # Axes signals again on every attempt it refuses while the lockout lasts, and each of those is an
+    # auth.login_failed row already; only the failure that started the lockout has been counted.
+    failures = getattr(request, "axes_failures_since_start", None)
+    if failures is None:
+        return
+    audit_record(
+        action="auth.locked_out",
+        source=request_source(request),
+        target=username or "",
+        outcome=Outcome.DENIED,
+        details={
+            "username": username or "",
+            "ip_address": ip_address,
+            "scope": LoginAttemptHandler().lockout_scope(request, getattr(request, "axes_credentials", None)),
+            "failures": failures,
+            "cool_off_minutes": int(get_cool_off(request).total_seconds() // 60),
+        },
         request=request,
     )
 

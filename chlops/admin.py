@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from axes.admin import AccessAttemptAdmin
+from axes.models import AccessAttempt
 from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import reverse
@@ -9,10 +11,32 @@ from django.urls import reverse
 from operations.access import can_view
 
 
+class LoginAttemptAdmin(AccessAttemptAdmin):
+    """Failed sign-ins that count towards a lockout; deleting one lifts its share. Superusers only."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request: HttpRequest, obj: AccessAttempt | None = None) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj: AccessAttempt | None = None) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_change_permission(self, request: HttpRequest, obj: AccessAttempt | None = None) -> bool:
+        return False
+
+
 class ChlopsAdminSite(admin.AdminSite):
     site_header = "CHL Ops"
     site_title = "CHL Ops"
     index_title = "Operations portal"
+
+    def __init__(self, name: str = "admin") -> None:
+        super().__init__(name)
+        # Registered here, not by axes (AXES_ENABLE_ADMIN is off): a module-level register in this
+        # module would run while the default site is still being built from it.
+        self.register(AccessAttempt, LoginAttemptAdmin)
 
     def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[dict]:
         app_list = super().get_app_list(request, app_label)

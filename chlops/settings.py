@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -26,6 +29,19 @@ def env_list(name: str, default: str) -> list[str]:
 def env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
     return int(value) if value else default
+
+
+def env_networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Parse a comma-separated list of IP addresses and CIDR networks, failing at start on a typo."""
+    networks = []
+    for item in env_list(name, ""):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: {item!r} is not an IP address or CIDR network; write e.g. 10.0.0.5,10.1.0.0/16."
+            ) from None
+    return networks
 
 
 def read_or_create_secret(path: Path, make) -> str:
@@ -80,6 +96,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_celery_results",
     "django_celery_beat",
+    "axes",
     "audit",
     "operations",
     "monitoring",
@@ -97,6 +114,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "audit.middleware.AuditContextMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as axes asks: it turns a lockout into the response
 ]
 
 ROOT_URLCONF = "chlops.urls"
@@ -263,6 +281,30 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Login protection (django-axes), counted in the database so every process and host sees the same
+# failures. Two limits, never one for everybody: a username at one address is locked after
+# CHLOPS_LOGIN_FAILURE_LIMIT failures (a colleague behind the same NAT still signs in, and an
+# attacker elsewhere cannot lock the account's owner out), and an address that tries many usernames
+# is locked for all of them after CHLOPS_LOGIN_ADDRESS_FAILURE_LIMIT (chlops.lockout counts both).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out sign-in before any password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+CHLOPS_LOGIN_FAILURE_LIMIT = env_int("CHLOPS_LOGIN_FAILURE_LIMIT", 10)
+CHLOPS_LOGIN_ADDRESS_FAILURE_LIMIT = env_int("CHLOPS_LOGIN_ADDRESS_FAILURE_LIMIT", 5 * CHLOPS_LOGIN_FAILURE_LIMIT)
+# Proxies whose X-Forwarded-For is believed (chlops.clientip); none by default, so it is ignored.
+CHLOPS_TRUSTED_PROXIES = env_networks("CHLOPS_TRUSTED_PROXIES")
+AXES_HANDLER = "chlops.lockout.LoginAttemptHandler"
+AXES_FAILURE_LIMIT = CHLOPS_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("CHLOPS_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]  # what LoginAttemptHandler counts
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a lockout ends when the lockout page says it will
+AXES_CLIENT_IP_CALLABLE = "chlops.clientip.client_ip"
+AXES_LOCKOUT_CALLABLE = "chlops.lockout.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_DISABLE_ACCESS_LOG = True  # the audit log records sign-ins and sign-outs already
+AXES_ENABLE_ADMIN = False  # chlops.admin registers the attempts, for superusers only
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # the dashboard's htmx requests read it
 X_FRAME_OPTIONS = "DENY"
@@ -319,6 +361,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("CHLOPS_LOG_LEVEL", "INFO")},
-    # faiss announces at INFO which CPU build it loaded, on every command; only its warnings matter.
-    "loggers": {"django.channels.server": {"level": "WARNING"}, "faiss.loader": {"level": "WARNING"}},
+    # faiss and axes announce themselves at INFO on every command; only their warnings matter.
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        "faiss.loader": {"level": "WARNING"},
+        "axes.apps": {"level": "WARNING"},
+    },
 }

@@ -5,8 +5,12 @@ import stat
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from ipaddress import ip_network
 
-from chlops.settings import read_or_create_secret
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from chlops.settings import env_networks, read_or_create_secret
 from tests.conftest import BASE_DIR
 
 
@@ -31,3 +35,14 @@ class SecretTests:
         assert len(values) == 1
         assert path.read_text() == values.pop()
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+class TrustedProxiesTests:
+    def test_addresses_and_networks_are_read(self, monkeypatch):
+        monkeypatch.setenv("CHLOPS_TRUSTED_PROXIES", "10.0.0.5, 10.1.0.0/16,")
+        assert env_networks("CHLOPS_TRUSTED_PROXIES") == [ip_network("10.0.0.5"), ip_network("10.1.0.0/16")]
+
+    def test_a_typo_fails_at_start_with_a_sentence(self, monkeypatch):
+        monkeypatch.setenv("CHLOPS_TRUSTED_PROXIES", "10.0.0.5,10.0.0.300")
+        with pytest.raises(ImproperlyConfigured, match=r"'10\.0\.0\.300' is not an IP address or CIDR network"):
+            env_networks("CHLOPS_TRUSTED_PROXIES")
