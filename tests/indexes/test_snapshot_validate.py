@@ -19,6 +19,7 @@ from indexes.services.reindex import index_rebuild
 from indexes.snapshots.services import snapshot_save
 from indexes.snapshots.storage import snapshots_dir
 from tests.indexes.index_factories import RunCtx, entries_with_vectors, index_dir_isolated, tree_digest, unit_rows
+from tests.sessions import browser_login, csrf_header
 
 Members = list[tuple[zipfile.ZipInfo | str, bytes]]
 
@@ -255,4 +256,41 @@ class SnapshotUploadTests:
             == "The snapshot was refused: the entry '../x' points outside the archive (path traversal)."
         )
         assert AuditLog.objects.filter(action="snapshot.refused", target="bad.zip").exists()
+        assert staging_leftovers() == []
+
+
+class SnapshotSessionUploadTests:
+    """The snapshot upload API as a page script calls it: session cookie plus X-CSRFToken, CSRF enforced."""
+
+    def test_a_session_with_the_csrf_header_uploads_a_snapshot(self, good, operator):
+        client = browser_login(operator)
+        response = client.post(
+            "/api/snapshots/upload", {"file": _named(zipped(list(good.items())), "mine.zip")}, **csrf_header(client)
+        )
+        assert response.status_code == 201, response.content
+        snapshot = IndexSnapshot.objects.get(pk=response.json()["id"])
+        assert snapshot.source == "upload" and snapshot.created_by == operator
+        row = AuditLog.objects.get(action="snapshot.create", target=snapshot.name)
+        assert row.source == "web"  # a session, not a token
+        assert staging_leftovers() == []
+
+    def test_a_session_without_the_csrf_header_is_403_and_leaves_nothing(self, good, operator):
+        count = IndexSnapshot.objects.count()
+        client = browser_login(operator)
+        response = client.post("/api/snapshots/upload", {"file": _named(zipped(list(good.items())), "mine.zip")})
+        assert response.status_code == 403
+        assert "CSRF" in response.json()["error"]
+        assert IndexSnapshot.objects.count() == count and staging_leftovers() == []
+
+    def test_a_session_upload_over_the_snapshot_cap_is_413(self, good, operator, settings):
+        settings.CHLOPS_SNAPSHOT_MAX_BYTES = 1000
+        client = browser_login(operator)
+        response = client.post(
+            "/api/snapshots/upload", {"file": _named(zipped(list(good.items())), "mine.zip")}, **csrf_header(client)
+        )
+        assert response.status_code == 413
+        assert response.json() == {
+            "error": "The snapshot was refused: it is larger than 1000 bytes (CHLOPS_SNAPSHOT_MAX_BYTES)."
+        }
+        assert AuditLog.objects.filter(action="snapshot.refused", actor=operator).exists()
         assert staging_leftovers() == []

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -9,6 +10,7 @@ from audit.models import AuditLog
 from operations import services, tokens
 from operations.models import Job, JobState, Upload
 from tests.operations.factories import job_create
+from tests.sessions import browser_login, csrf_header
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -208,3 +210,40 @@ class UploadTests:
         response = api.post("/api/uploads", {"other": "x"})
         assert response.status_code == 400
         assert "field named 'file'" in response.json()["error"]
+
+
+class SessionUploadTests:
+    """A logged-in user uploads from a page script or a requests.Session: session cookie plus X-CSRFToken."""
+
+    def test_a_session_with_the_csrf_header_uploads_the_file(self, operator, tmp_path):
+        client = browser_login(operator)
+        path = tmp_path / "entries.csv"
+        path.write_text("kind,external_id,title\nmanual,m1,One\n")
+        with open(path, "rb") as handle:
+            response = client.post("/api/uploads", {"file": handle}, **csrf_header(client))
+        assert response.status_code == 201, response.content
+        body = response.json()
+        assert body["name"] == "entries.csv" and body["size"] == path.stat().st_size
+        assert Upload.objects.get(pk=body["id"]).path.read_bytes() == path.read_bytes()
+
+    def test_a_session_without_the_csrf_header_is_403_and_stores_nothing(self, operator):
+        client = browser_login(operator)
+        response = client.post("/api/uploads", {"file": named_file(b"kind\n", "entries.csv")})
+        assert response.status_code == 403
+        assert "CSRF" in response.json()["error"] and "X-CSRFToken" in response.json()["error"]
+        assert not Upload.objects.exists()
+
+    @pytest.mark.parametrize("size", [200_000, 120_000], ids=["declared-too-large", "streamed-past-the-cap"])
+    def test_a_session_upload_over_the_cap_is_413_with_the_sentence(self, operator, settings, size):
+        settings.CHLOPS_UPLOAD_MAX_BYTES = 100_000
+        client = browser_login(operator)
+        response = client.post("/api/uploads", {"file": named_file(b"x" * size, "big.csv")}, **csrf_header(client))
+        assert response.status_code == 413
+        assert "larger than the upload limit of 97.7\xa0KB" in response.json()["error"]
+        assert not Upload.objects.exists()
+
+
+def named_file(data: bytes, name: str):
+    handle = io.BytesIO(data)
+    handle.name = name
+    return handle
