@@ -15,6 +15,7 @@ from operations import services, tokens
 from operations.models import ACTIVE_STATES, Job, JobState
 from operations.tasks import run_job
 from tests.conftest import Process, free_port, only_worker, wait_for
+from tests.gates import hold, wait_until_held
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,12 +36,13 @@ class ConcurrentStartTests:
                 connection.close()  # each thread had its own connection
 
         threads = [threading.Thread(target=start) for _ in range(20)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(60)
-        assert sorted(outcomes) == ["409"] * 19 + ["accepted"]
-        assert Job.objects.filter(state__in=ACTIVE_STATES).count() == 1
+        with hold("canary"):  # a worker may take the accepted one; it stays active until counted
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(60)
+            assert sorted(outcomes) == ["409"] * 19 + ["accepted"]
+            assert Job.objects.filter(state__in=ACTIVE_STATES).count() == 1
 
 
 class DoubleDeliveryTests:
@@ -56,9 +58,9 @@ class DoubleDeliveryTests:
 class LostWorkerTests:
     def test_killed_worker_fails_its_job_as_worker_lost_and_frees_the_lock(self, spawn_worker, operator):
         doomed = spawn_worker("doomed", concurrency=1)
-        with only_worker("doomed"):
+        with only_worker("doomed"), hold("canary", done=1):
             job = services.job_start(type="canary", params={"seconds": 60}, actor=operator, source="cli")
-            wait_for(lambda: Job.objects.get(pk=job.pk).done > 0, message="the canary to tick")
+            wait_until_held(job.pk)  # it has ticked, and parks until its worker is gone
             assert Job.objects.get(pk=job.pk).worker.startswith("doomed@")
             doomed.kill()
         wait_for(lambda: job.pk in services.jobs_reap_lost(), timeout=30, interval=0.5, message="the reaper to fail the job")

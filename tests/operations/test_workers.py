@@ -14,6 +14,7 @@ from operations import queueing, services, workers
 from operations.models import Job, JobState
 from operations.tasks import ping
 from tests.conftest import wait_for
+from tests.gates import hold, wait_until_held
 from tests.monitoring.helpers import hostname, wait_for_state
 from tests.operations.factories import job_create
 
@@ -170,9 +171,11 @@ class DrainTests:
     def test_drain_with_a_short_timeout_reports_what_is_really_left(self, two_workers):
         workers.workers_pause(source="cli")
         ids = backlog(20, 1)
-        workers.workers_resume(source="cli")
-        drain = services.job_start(type="drain", params={"timeout": 1}, source="cli")
-        wait_for(lambda: finished(drain.pk), timeout=60, message="drain to finish")
+        # One job of the backlog cannot end before the drain has: its 1 s runs out with work left, surely.
+        with hold(job=ids[0]):
+            workers.workers_resume(source="cli")
+            drain = services.job_start(type="drain", params={"timeout": 1}, source="cli")
+            wait_for(lambda: finished(drain.pk), timeout=60, message="drain to finish")
         drain.refresh_from_db()
         assert drain.result["timed_out"] is True and drain.result["remaining"] > 0
         # Paused: what a worker had already fetched still runs; then nothing moves and the rest waits.
@@ -186,16 +189,18 @@ class DrainTests:
         assert Job.objects.filter(pk__in=ids, state=JobState.QUEUED).count() == drain.result["messages"]["jobs"]
 
     def test_resume_ends_a_running_drain(self, api, two_workers):
-        busy = services.job_start(type="canary", params={"seconds": 60}, source="cli")
-        wait_for(lambda: Job.objects.filter(pk=busy.pk, state=JobState.RUNNING).exists(), message="canary to run")
-        drain = services.job_start(type="drain", params={"timeout": 600}, source="cli")
-        wait_for(lambda: Job.objects.filter(pk=drain.pk, phase="draining").exists(), message="drain to wait")
-        assert api.get("/api/workers").json()["results"][0]["state"] == "draining"
-        assert post_json(api, "/api/workers/resume").status_code == 200
-        wait_for(lambda: finished(drain.pk), message="drain to end")
-        assert Job.objects.get(pk=drain.pk).state == JobState.CANCELLED
-        services.job_cancel(job=busy, source="cli")
+        with hold("canary"):  # the busy canary runs until the test cancels it, so the drain has to wait
+            busy = services.job_start(type="canary", params={"seconds": 60}, source="cli")
+            wait_until_held(busy.pk)
+            drain = services.job_start(type="drain", params={"timeout": 600}, source="cli")
+            wait_for(lambda: Job.objects.filter(pk=drain.pk, phase="draining").exists(), message="drain to wait")
+            assert api.get("/api/workers").json()["results"][0]["state"] == "draining"
+            assert post_json(api, "/api/workers/resume").status_code == 200
+            wait_for(lambda: finished(drain.pk), message="drain to end")
+            assert Job.objects.get(pk=drain.pk).state == JobState.CANCELLED
+            services.job_cancel(job=busy, source="cli")
         wait_for(lambda: finished(busy.pk), message="busy canary to stop")
+        assert Job.objects.get(pk=busy.pk).state == JobState.CANCELLED
         assert services.job_start(type="canary", params={"seconds": 0}, source="cli").state == JobState.QUEUED  # no 503
 
 
