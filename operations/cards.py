@@ -27,6 +27,7 @@ from django.template.loader import render_to_string
 from django_htmx.http import trigger_client_event
 
 from chlops.exceptions import ChlopsError
+from operations import toasts
 from operations.models import Job
 from operations.services import LockHeld
 
@@ -77,7 +78,8 @@ def card_render_both(card: Card, *, oob: bool = True) -> tuple[str, str]:
 def card_response(name: str, *, status: int = 200, **extra: Any) -> HttpResponse:
     """Answer a card's button with the card as a user who may act sees it, plus `extra` (error, notice…)."""
     card = get(name)
-    return HttpResponse(card_render(card, can_run=True, context={**card.context(), **extra}), status=status)
+    response = HttpResponse(card_render(card, can_run=True, context={**card.context(), **extra}), status=status)
+    return toasts.toast_answer(response, extra)
 
 
 def card_job_started(name: str, start: Callable[[], Job]) -> HttpResponse:

@@ -10,10 +10,10 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
 from chlops.exceptions import ChlopsError
-from operations import cards, fragments, services, uploads, workers
+from operations import cards, fragments, services, toasts, uploads, workers
 from operations.access import RUN, VIEW, can_run, ops_view
 from operations.forms import JobFilterForm
-from operations.models import Job
+from operations.models import Job, JobState
 from operations.registry import Operation, operation_get, operations_available
 
 SOURCE = "web"
@@ -109,6 +109,9 @@ def run_card(request: HttpRequest, *, bound=None, started: Job | None = None, st
     )
     if started is not None:
         trigger_client_event(response, "ops:jobs-changed", {"id": started.pk})
+        toasts.toast(response, f"Started {started}.")
+    elif bound is not None and status >= 400:
+        toasts.toast(response, toasts.form_failure(bound[0].title, bound[1]))
     return response
 
 
@@ -180,8 +183,10 @@ def job_card(request: HttpRequest, job: Job, *, status: int = 200, **extra) -> H
     job = Job.objects.select_related("requested_by", "retry_of").get(pk=job.pk)
     if request.htmx.target == f"job-{job.pk}-detail":
         context = {**fragments.job_detail_context(job=job, can_run=True), **extra}
-        return render(request, f"{fragments.DETAIL}#job-detail", context, status=status)
-    return render(request, f"{fragments.DASHBOARD}#job-row", {"job": job, "can_run": True, **extra}, status=status)
+        response = render(request, f"{fragments.DETAIL}#job-detail", context, status=status)
+    else:
+        response = render(request, f"{fragments.DASHBOARD}#job-row", {"job": job, "can_run": True, **extra}, status=status)
+    return toasts.toast_answer(response, extra)
 
 
 @ops_view(RUN)
@@ -189,11 +194,14 @@ def job_card(request: HttpRequest, job: Job, *, status: int = 200, **extra) -> H
 def job_cancel(request: HttpRequest, job_id: int) -> HttpResponse:
     job = get_object_or_404(Job, pk=job_id)
     try:
-        services.job_cancel(job=job, actor=request.user, source=SOURCE)
+        job = services.job_cancel(job=job, actor=request.user, source=SOURCE)
     except ChlopsError as exc:
         return job_card(request, job, status=exc.status, action_error=exc.message)
     # No card in the answer: the job is still moving, and the pushed update is newer than any we could render.
-    return trigger_client_event(HttpResponse(status=204), "ops:jobs-changed", {"id": job.pk})
+    response = trigger_client_event(HttpResponse(status=204), "ops:jobs-changed", {"id": job.pk})
+    if job.state == JobState.CANCELLED:
+        return toasts.toast(response, f"Cancelled {job}.")
+    return toasts.toast(response, f"Asked {job} to stop; it stops at its next checkpoint.")
 
 
 @ops_view(RUN)

@@ -6,6 +6,7 @@ import pytest
 
 from audit.services import audit_record
 from operations.models import Job, JobState
+from tests.browser import dialogs
 from tests.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -51,8 +52,8 @@ class OperatorDashboardTests:
         page.wait_for_function(f"() => document.querySelector('#job-{job_id} progress').value > {first}")
         assert page.inner_text(f"#job-{job_id} .ops-phase") == "importing"
 
-        page.once("dialog", lambda dialog: dialog.accept())
         page.click(f"#job-{job_id} button.ops-cancel")
+        assert dialogs.confirm(page) == f"Cancel import job #{job_id}? A running job stops at its next checkpoint."
         page.wait_for_selector(f'#job-{job_id}[data-state="cancelled"]')
         assert page.evaluate("window.__notReloaded") is True
         assert Job.objects.get(pk=job_id).state == JobState.CANCELLED
@@ -84,8 +85,8 @@ class OperatorDashboardTests:
         now = progress_of(page, job_id)
         page.wait_for_function(f"() => document.querySelector('#job-{job_id} progress').value > {now}")
         assert page.evaluate("document.activeElement.id") == f"job-{job_id}-cancel"
-        page.once("dialog", lambda dialog: dialog.accept())
         page.keyboard.press("Enter")
+        dialogs.confirm(page)  # pushed updates keep replacing the row meanwhile; the confirmed cancel still goes
         page.wait_for_selector(f'#job-{job_id}[data-state="cancelled"]')
         assert page.inner_text(f"#job-{job_id} .ops-state-text") == "cancelled"
         assert page.is_visible(f"#job-{job_id} button.ops-retry")

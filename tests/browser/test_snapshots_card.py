@@ -9,6 +9,7 @@ from indexes.models import IndexSnapshot
 from indexes.services.reindex import index_rebuild
 from indexes.snapshots.services import snapshot_save, snapshots_card_changed
 from operations.models import Job
+from tests.browser import dialogs
 from tests.browser.test_dashboard import log_in
 from tests.indexes.index_factories import RunCtx, entries_with_vectors, unit_rows
 
@@ -35,6 +36,7 @@ class SnapshotsCardBrowserTests:
         row = page.locator(f'#snapshots-card tr[data-snapshot="{snapshot.pk}"]')
         row.locator('input[name="confirm"]').fill("not the name")
         row.locator('button[data-action="restore"]').click()
+        assert dialogs.confirm(page).startswith(f"Restore the index from {snapshot.name}?")
         page.wait_for_selector("#snapshots-card .ops-inline-error")
         assert f"type the snapshot's name exactly: {snapshot.name}" in page.inner_text(
             "#snapshots-card .ops-inline-error"
@@ -42,12 +44,11 @@ class SnapshotsCardBrowserTests:
         assert not Job.objects.filter(type="restore").exists()
         page.screenshot(path="/tmp/snapshots_card.png", full_page=True)
 
-        asked: list[str] = []
-        page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
         page.locator(f'#snapshots-card tr[data-snapshot="{snapshot.pk}"] button[data-action="delete-snapshot"]').click()
+        asked = dialogs.confirm(page)
         # The answer says "Deleted …"; a live push of the card may replace it right after, so wait for the row to go.
         page.wait_for_selector(f'#snapshots-card tr[data-snapshot="{snapshot.pk}"]', state="detached")
-        assert asked == [f"Delete the snapshot {snapshot.name}? This cannot be undone."]
+        assert asked == f"Delete the snapshot {snapshot.name}? This cannot be undone."
         assert not IndexSnapshot.objects.filter(pk=snapshot.pk).exists()
         assert AuditLog.objects.filter(action="snapshot.delete", target=snapshot.name).exists()
 
@@ -56,6 +57,7 @@ class SnapshotsCardBrowserTests:
         confirm = f"#confirm-{snapshot.pk}"
         page.fill(confirm, "not the name")
         page.locator(f'#snapshots-card tr[data-snapshot="{snapshot.pk}"] button[data-action="restore"]').click()
+        dialogs.confirm(page)
         page.wait_for_selector("#snapshots-card-answer .ops-inline-error")
         page.fill(confirm, "half typ")  # the operator starts over, and is still typing
 

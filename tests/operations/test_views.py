@@ -108,7 +108,10 @@ class RunCardTests:
         assert response.status_code == 200
         assert (job.type, job.params, job.source, job.requested_by) == ("canary", {"seconds": 20.0}, "web", operator)
         assert f'Started <a href="/admin/ops/jobs/{job.pk}/">canary job #{job.pk}</a>' in response.content.decode()
-        assert json.loads(response["HX-Trigger"]) == {"ops:jobs-changed": {"id": job.pk}}
+        assert json.loads(response["HX-Trigger"]) == {
+            "ops:jobs-changed": {"id": job.pk},
+            "chlops:toast": {"level": "success", "message": f"Started canary job #{job.pk}."},
+        }
 
     def test_a_second_start_says_already_running_with_a_link_to_the_job(self, operator):
         client = logged_in(operator)
@@ -193,7 +196,10 @@ class CancelRetryTests:
         response = logged_in(operator).post(f"/admin/ops/jobs/{job.pk}/cancel/", **HTMX, HTTP_HX_TARGET=f"job-{job.pk}")
         job.refresh_from_db()
         assert response.status_code == 204 and job.state == JobState.CANCELLED
-        assert json.loads(response["HX-Trigger"]) == {"ops:jobs-changed": {"id": job.pk}}
+        assert json.loads(response["HX-Trigger"]) == {
+            "ops:jobs-changed": {"id": job.pk},
+            "chlops:toast": {"level": "success", "message": f"Cancelled canary job #{job.pk}."},
+        }
 
     def test_cancelling_a_running_job_asks_it_to_stop(self, operator):
         job = make_job(state=JobState.RUNNING)

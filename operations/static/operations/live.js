@@ -14,6 +14,12 @@
  *   the control they are typing in or have changed (a drain timeout, a restore confirmation, a
  *   chosen file) and the last answer to a form ([data-ops-keep]) stay, moved into the new content
  *   with htmx's hx-preserve. The next answer to a form replaces the card as usual.
+ * - Every action answers with a toast: views send an HX-Trigger "chlops:toast" {level, message}
+ *   (operations/toasts.py); an answer without one that failed gets a toast from here. Success is
+ *   announced politely, failure assertively; toasts leave by themselves, or by Escape or their button.
+ * - hx-confirm opens the page's <dialog id="ops-confirm"> instead of window.confirm; the request goes
+ *   only when the operator confirms, and focus returns to the control that asked.
+ * - Nothing here needs eval or inline code: the page runs under a strict Content-Security-Policy.
  */
 (function () {
   "use strict";
@@ -29,6 +35,7 @@
     pollTimer: null,
     retries: 0,
     leaving: false,
+    refreshing: false,
   });
 
   function pad(n) {
@@ -100,6 +107,7 @@
     var seq = parseInt(marker.dataset.seq, 10);
     if (marker.hasAttribute("data-snapshot")) {
       ops.lastSeq = seq;
+      if (ops.refreshing) refreshed(0);
       return true;
     }
     if (ops.lastSeq !== null && seq <= ops.lastSeq) return false; // already in the latest snapshot
@@ -229,4 +237,240 @@
   window.addEventListener("pagehide", function () {
     ops.leaving = true;
   });
+
+  // --- Toasts ---------------------------------------------------------------------------------
+
+  var TOAST_MS = { success: 6000, error: 12000 };
+  var TOAST_EVENT = "chlops:toast";
+  var focusBeforeToast = null;
+
+  function toast(level, message) {
+    var error = level === "error";
+    var stack = document.getElementById(error ? "ops-toasts-assertive" : "ops-toasts-polite");
+    if (!stack || !message) return null;
+    var item = document.createElement("div");
+    item.className = "ops-toast ops-toast-" + (error ? "error" : "success");
+    var text = document.createElement("p");
+    text.className = "ops-toast-text";
+    text.textContent = message;
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "ops-toast-close";
+    close.setAttribute("aria-label", "Dismiss");
+    close.textContent = "×";
+    close.addEventListener("click", function () {
+      dismiss(item);
+    });
+    item.appendChild(text);
+    item.appendChild(close);
+    stack.appendChild(item);
+    // A toast waits while the pointer or the focus is on it, so it can be read and reached (WCAG 2.2.1).
+    var wait = TOAST_MS[error ? "error" : "success"];
+    var timer = null;
+    var start = function () {
+      timer = window.setTimeout(function () {
+        dismiss(item);
+      }, wait);
+    };
+    var stop = function () {
+      window.clearTimeout(timer);
+    };
+    item.addEventListener("mouseenter", stop);
+    item.addEventListener("mouseleave", start);
+    item.addEventListener("focusin", stop);
+    item.addEventListener("focusout", function (event) {
+      if (!item.contains(event.relatedTarget)) start();
+    });
+    start();
+    return item;
+  }
+
+  function dismiss(item) {
+    if (!item.isConnected) return;
+    var hadFocus = item.contains(document.activeElement);
+    item.remove();
+    if (hadFocus) {
+      var back = focusBeforeToast && focusBeforeToast.isConnected ? focusBeforeToast : document.getElementById("content-start");
+      if (back) back.focus();
+    }
+  }
+
+  function newestToast() {
+    var toasts = document.querySelectorAll(".ops-toast");
+    return toasts.length ? toasts[toasts.length - 1] : null;
+  }
+
+  document.addEventListener("focusin", function (event) {
+    if (!event.target.closest || !event.target.closest(".ops-toasts")) focusBeforeToast = event.target;
+  });
+
+  function toastOf(xhr) {
+    var header = xhr.getResponseHeader("HX-Trigger");
+    if (!header || header.charAt(0) !== "{") return null;
+    try {
+      return JSON.parse(header)[TOAST_EVENT] || null;
+    } catch (error) {
+      return null;
+    }
+  }
+
+  // The sentence of a short answer (a denial, say), or the status when the answer is a whole page.
+  function failureText(xhr) {
+    var holder = document.createElement("template");
+    holder.innerHTML = xhr.responseText || "";
+    var text = (holder.content.textContent || "").replace(/\s+/g, " ").trim();
+    if (text && text.length <= 300) return text;
+    return "That did not work: the server answered " + xhr.status + (xhr.statusText ? " " + xhr.statusText : "") + ". Try again, or reload the page.";
+  }
+
+  function answered(xhr, verb) {
+    var told = toastOf(xhr);
+    if (told) toast(told.level, told.message);
+    else if (verb === "get") return;
+    else if (xhr.status === 0) toast("error", "The server could not be reached. Check that CHL Ops is running, then try again.");
+    else if (xhr.status >= 400) toast("error", failureText(xhr)); // every action has an outcome, even one no view wrote
+  }
+
+  // Read the answer from the request itself: htmx dispatches HX-Trigger events on the element that
+  // asked, and a pushed update may have replaced that element (and cut it off the page) meanwhile.
+  document.addEventListener("htmx:beforeSend", function (event) {
+    var xhr = event.detail.xhr;
+    var verb = event.detail.requestConfig && event.detail.requestConfig.verb;
+    if (xhr) xhr.addEventListener("loadend", function () { answered(xhr, verb); });
+  });
+
+  // --- Confirmations --------------------------------------------------------------------------
+
+  var skipConfirm = null; // the control whose request the operator has just confirmed
+
+  function confirmDialog(source) {
+    var dialog = document.getElementById("ops-confirm");
+    dialog.querySelector("#ops-confirm-title").textContent = source.dataset.confirmTitle || "Are you sure?";
+    dialog.querySelector("#ops-confirm-message").textContent = source.getAttribute("hx-confirm");
+    dialog.querySelector(".ops-dialog-confirm").textContent = source.dataset.confirmButton || "Confirm";
+    dialog.querySelector(".ops-dialog-cancel").textContent = source.dataset.confirmDismiss || "Go back";
+    dialog.returnValue = "";
+    return dialog;
+  }
+
+  // A pushed update may have replaced the control while the dialog was open: find its twin by id.
+  function current(element) {
+    if (element.isConnected || !element.id) return element;
+    return document.getElementById(element.id) || element;
+  }
+
+  document.addEventListener("htmx:confirm", function (event) {
+    var detail = event.detail;
+    if (!detail.question) return;
+    event.preventDefault();
+    if (skipConfirm === detail.elt) {
+      skipConfirm = null;
+      detail.issueRequest(true);
+      return;
+    }
+    var source = detail.elt.closest("[hx-confirm]") || detail.elt;
+    var invoker = document.activeElement && document.activeElement !== document.body ? document.activeElement : detail.elt;
+    var dialog = confirmDialog(source);
+    dialog.addEventListener(
+      "close",
+      function () {
+        var back = current(invoker);
+        if (back.isConnected) back.focus();
+        if (dialog.returnValue !== "confirm") return;
+        var elt = current(detail.elt);
+        if (elt === detail.elt) {
+          detail.issueRequest(true);
+        } else if (elt.isConnected) {
+          skipConfirm = elt;
+          htmx.trigger(elt, detail.triggeringEvent ? detail.triggeringEvent.type : "click");
+        } else {
+          toast("error", "That control changed while you were deciding; nothing was done. Try again.");
+        }
+      },
+      { once: true }
+    );
+    dialog.showModal();
+    dialog.querySelector(".ops-dialog-cancel").focus(); // the safe choice first; Tab reaches the action
+  });
+
+  // --- Refresh, heartbeat ages, onboarding ----------------------------------------------------
+
+  function refreshed(failures) {
+    ops.refreshing = false;
+    var button = document.getElementById("ops-refresh");
+    if (button) button.removeAttribute("aria-disabled");
+    if (failures) toast("error", failures + " card" + (failures === 1 ? "" : "s") + " could not be refreshed; they stay as they were.");
+    else toast("success", "Refreshed at " + clock(new Date()) + ".");
+  }
+
+  function refreshByPolling() {
+    var waiting = document.querySelectorAll("[data-ops-poll]").length;
+    var failures = 0;
+    if (!waiting) return refreshed(0);
+    var done = function (event) {
+      var config = event.detail.requestConfig;
+      if (!config || !config.triggeringEvent || config.triggeringEvent.type !== "ops:poll") return;
+      if (event.detail.failed || (event.detail.xhr && event.detail.xhr.status >= 400)) failures += 1;
+      waiting -= 1;
+      if (waiting > 0) return;
+      document.removeEventListener("htmx:afterRequest", done);
+      refreshed(failures);
+    };
+    document.addEventListener("htmx:afterRequest", done);
+    poll();
+  }
+
+  function refresh() {
+    if (ops.refreshing) return;
+    ops.refreshing = true;
+    document.getElementById("ops-refresh").setAttribute("aria-disabled", "true");
+    if (ops.live && ops.socket) resync(); // the server's snapshot of every card answers it
+    else refreshByPolling();
+  }
+
+  // Heartbeat ages tick in the browser from each row's data-ops-age, so beats need not be pushed.
+  window.setInterval(function () {
+    var now = Date.now() / 1000;
+    document.querySelectorAll("[data-ops-age]").forEach(function (el) {
+      el.textContent = Math.max(0, Math.round(now - Number(el.dataset.opsAge))) + " s ago";
+    });
+  }, 1000);
+
+  // The onboarding card stays as this user left it, in this browser (localStorage, keyed by user id).
+  function rememberOnboarding() {
+    var card = document.getElementById("ops-onboarding");
+    if (!card) return;
+    var key = "chlops.onboarding.closed." + card.dataset.opsUser;
+    try {
+      if (window.localStorage.getItem(key) === "true") card.open = false;
+    } catch (error) {
+      return; // storage refused (private mode): the card just opens every time
+    }
+    card.addEventListener("toggle", function () {
+      window.localStorage.setItem(key, String(!card.open));
+    });
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape" || event.defaultPrevented) return;
+    if (document.querySelector("dialog[open]")) return; // the dialog's own Escape cancels it
+    var item = newestToast();
+    if (item) dismiss(item);
+  });
+
+  function start() {
+    rememberOnboarding();
+    var button = document.getElementById("ops-refresh");
+    if (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        if (button.getAttribute("aria-disabled") !== "true") refresh();
+      });
+    }
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+
+  ops.toast = toast;
 })();
