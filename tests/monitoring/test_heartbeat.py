@@ -12,6 +12,7 @@ from monitoring.models import WorkerHeartbeat
 from operations import services as job_services
 from operations.models import Job, JobState
 from tests.conftest import only_worker, receive_containing, wait_for
+from tests.gates import hold, wait_until_held
 from tests.monitoring.helpers import hostname, wait_for_state, worker_row
 from tests.operations.factories import job_create
 
@@ -122,11 +123,11 @@ class LiveWorkerTests:
     def test_kill_9_shows_offline_fails_its_job_and_frees_the_lock(self, spawn_worker, worker):
         victim = spawn_worker("victim")
         wait_for_state("victim", "online")
-        with only_worker("victim"):
+        with only_worker("victim"), hold("canary"):  # running, and parked until its worker is gone
             job = job_services.job_start(type="canary", params={"seconds": 120}, source="cli")
-            wait_for(lambda: Job.objects.filter(pk=job.pk, state=JobState.RUNNING).exists(), message="canary to run")
-        assert Job.objects.get(pk=job.pk).worker == hostname("victim")
-        victim.kill()
+            wait_until_held(job.pk)
+            assert Job.objects.get(pk=job.pk).worker == hostname("victim")
+            victim.kill()
         wait_for(
             lambda: (worker_row("victim") or {}).get("state") == "offline",
             timeout=30,
@@ -144,10 +145,10 @@ class LiveWorkerTests:
     def test_a_worker_restarted_under_its_name_fails_what_its_last_process_left_running(self, spawn_worker, worker):
         first = spawn_worker("phoenix")
         wait_for_state("phoenix", "online")
-        with only_worker("phoenix"):
+        with only_worker("phoenix"), hold("canary"):  # running, and parked until its worker is gone
             job = job_services.job_start(type="canary", params={"seconds": 120}, source="cli")
-            wait_for(lambda: Job.objects.filter(pk=job.pk, state=JobState.RUNNING).exists(), message="canary to run")
-        first.kill()
+            wait_until_held(job.pk)
+            first.kill()
         spawn_worker("phoenix")  # long before the old process would be declared offline
         wait_for(lambda: Job.objects.get(pk=job.pk).state == JobState.FAILED, timeout=10, message="job to fail")
         assert "worker lost" in Job.objects.get(pk=job.pk).error
