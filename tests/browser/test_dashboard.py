@@ -7,7 +7,8 @@ import pytest
 from audit.services import audit_record
 from operations.models import Job, JobState
 from tests.browser import dialogs
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, wait_for
+from tests.gates import advance, hold
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -26,6 +27,11 @@ def progress_of(page, job_id: int) -> float:
     return page.eval_on_selector(f"#job-{job_id} progress", "el => el.value")
 
 
+def shown_progress(page, job_id: int) -> float:
+    """The job's progress bar as the page shows it now; 0 while its row is not there yet."""
+    return page.evaluate(f"() => document.querySelector('#job-{job_id} progress')?.value ?? 0")
+
+
 def write_corpus(path, rows: int) -> None:
     with open(path, "w", encoding="utf-8") as out:
         out.write("kind,external_id,title,body,tags\n")
@@ -42,18 +48,20 @@ class OperatorDashboardTests:
         page.wait_for_selector("#ops-live.ops-live-on")
         page.evaluate("window.__notReloaded = true")
 
-        page.set_input_files("#id_import-upload-file", str(corpus))
-        page.get_by_role("button", name="Upload and import").click()
-        notice = page.wait_for_selector("#run-card .ops-notice", timeout=60_000)
-        job_id = int(re.search(r"import job #(\d+)", notice.inner_text()).group(1))
+        with hold("import", phase="importing"):  # it moves a checkpoint at a time, while the test watches
+            page.set_input_files("#id_import-upload-file", str(corpus))
+            page.get_by_role("button", name="Upload and import").click()
+            notice = page.wait_for_selector("#run-card .ops-notice", timeout=60_000)
+            job_id = int(re.search(r"import job #(\d+)", notice.inner_text()).group(1))
 
-        page.wait_for_function(f"() => document.querySelector('#job-{job_id} progress')?.value > 0", timeout=30_000)
-        first = progress_of(page, job_id)
-        page.wait_for_function(f"() => document.querySelector('#job-{job_id} progress').value > {first}")
-        assert page.inner_text(f"#job-{job_id} .ops-phase") == "importing"
+            advance(job_id, until=lambda: shown_progress(page, job_id) > 0)
+            first = progress_of(page, job_id)
+            advance(job_id, until=lambda: shown_progress(page, job_id) > first)
+            assert page.inner_text(f"#job-{job_id} .ops-phase") == "importing"
 
-        page.click(f"#job-{job_id} button.ops-cancel")
-        assert dialogs.confirm(page) == f"Cancel import job #{job_id}? A running job stops at its next checkpoint."
+            page.click(f"#job-{job_id} button.ops-cancel")
+            assert dialogs.confirm(page) == f"Cancel import job #{job_id}? A running job stops at its next checkpoint."
+            wait_for(lambda: Job.objects.get(pk=job_id).state == JobState.CANCELLING, message="the cancel to be asked")
         page.wait_for_selector(f'#job-{job_id}[data-state="cancelled"]')
         assert page.evaluate("window.__notReloaded") is True
         assert Job.objects.get(pk=job_id).state == JobState.CANCELLED
@@ -66,27 +74,30 @@ class OperatorDashboardTests:
         page.wait_for_selector("#ops-live.ops-live-on")
         page.evaluate("window.__notReloaded = true")
 
-        page.fill("#id_canary-seconds", "20")
-        page.get_by_role("button", name="Start canary").click()
-        notice = page.wait_for_selector("#run-card .ops-notice")
-        job_id = int(re.search(r"canary job #(\d+)", notice.inner_text()).group(1))
+        # The canary ticks at its own pace (so its ETA is real) and parks halfway until the test has cancelled it.
+        with hold("canary", done=200):  # of its 400 ticks
+            page.fill("#id_canary-seconds", "20")
+            page.get_by_role("button", name="Start canary").click()
+            notice = page.wait_for_selector("#run-card .ops-notice")
+            job_id = int(re.search(r"canary job #(\d+)", notice.inner_text()).group(1))
 
-        page.wait_for_function(f"() => document.querySelector('#job-{job_id} progress')?.value > 0")
-        first = progress_of(page, job_id)
-        page.wait_for_function(f"() => document.querySelector('#job-{job_id} progress').value > {first}")
-        assert page.inner_text(f"#job-{job_id} .ops-state-text") == "running"
-        page.wait_for_function(
-            f"() => /about \\d+ s left/.test(document.querySelector('#job-{job_id} .ops-eta').textContent)"
-        )
-        page.screenshot(path=SCREENSHOT, full_page=True)
+            advance(job_id, until=lambda: shown_progress(page, job_id) > 0)
+            first = progress_of(page, job_id)
+            advance(job_id, until=lambda: shown_progress(page, job_id) > first)
+            assert page.inner_text(f"#job-{job_id} .ops-state-text") == "running"
+            page.wait_for_function(
+                f"() => /about \\d+ s left/.test(document.querySelector('#job-{job_id} .ops-eta').textContent)"
+            )
+            page.screenshot(path=SCREENSHOT, full_page=True)
 
-        # Keyboard: focus stays on Cancel while pushed updates replace the row under it.
-        page.focus(f"#job-{job_id}-cancel")
-        now = progress_of(page, job_id)
-        page.wait_for_function(f"() => document.querySelector('#job-{job_id} progress').value > {now}")
-        assert page.evaluate("document.activeElement.id") == f"job-{job_id}-cancel"
-        page.keyboard.press("Enter")
-        dialogs.confirm(page)  # pushed updates keep replacing the row meanwhile; the confirmed cancel still goes
+            # Keyboard: focus stays on Cancel while pushed updates replace the row under it.
+            page.focus(f"#job-{job_id}-cancel")
+            now = progress_of(page, job_id)
+            advance(job_id, until=lambda: shown_progress(page, job_id) > now)
+            assert page.evaluate("document.activeElement.id") == f"job-{job_id}-cancel"
+            page.keyboard.press("Enter")
+            dialogs.confirm(page)  # pushed updates keep replacing the row meanwhile; the confirmed cancel still goes
+            wait_for(lambda: Job.objects.get(pk=job_id).state == JobState.CANCELLING, message="the cancel to be asked")
         page.wait_for_selector(f'#job-{job_id}[data-state="cancelled"]')
         assert page.inner_text(f"#job-{job_id} .ops-state-text") == "cancelled"
         assert page.is_visible(f"#job-{job_id} button.ops-retry")
