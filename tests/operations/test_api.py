@@ -9,6 +9,7 @@ from django.test import Client
 from audit.models import AuditLog
 from operations import services, tokens
 from operations.models import Job, JobState, Upload
+from tests.gates import hold
 from tests.operations.factories import job_create
 from tests.sessions import browser_login, csrf_header
 
@@ -59,8 +60,9 @@ class JobStartTests:
         assert "Send a JSON object" in response.json()["error"]
 
     def test_second_start_under_a_held_lock_is_409_with_the_conflict(self, api):
-        first = post_json(api, "/api/jobs", {"type": "canary", "params": {"seconds": 30}}).json()
-        response = post_json(api, "/api/jobs", {"type": "canary"})
+        with hold("canary"):  # should a worker take the first, it still cannot end before the second start
+            first = post_json(api, "/api/jobs", {"type": "canary", "params": {"seconds": 30}}).json()
+            response = post_json(api, "/api/jobs", {"type": "canary"})
         assert response.status_code == 409
         assert response.json()["error"].startswith("Already running: canary job #")
         assert response.json()["conflict"]["id"] == first["id"]
