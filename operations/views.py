@@ -31,10 +31,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "title": "Operations",
         "filter_form": JobFilterForm(initial={"state": filters.state, "type": filters.type}),
         "ws_query": filters.query(),
-        **fragments.jobs_table_context(filters=filters, can_run=can_run(request)),
+        **fragments.jobs_table_context(filters=filters, can_run=can_run(request.user)),
         **fragments.latest_runs_context(),
         **fragments.system_status_context(),
-        **fragments.cards_context(can_run=can_run(request)),
+        **fragments.cards_context(can_run=can_run(request.user)),
         **run_card_context(),
     }
     return render(request, fragments.DASHBOARD, context)
@@ -47,7 +47,7 @@ def card(request: HttpRequest, name: str) -> HttpResponse:
         found = cards.get(name)
     except cards.UnknownCard as exc:
         raise Http404(exc.message) from None
-    return HttpResponse(cards.card_render(found, can_run=can_run(request)))
+    return HttpResponse(cards.card_render(found, can_run=can_run(request.user)))
 
 
 @ops_view(VIEW)
@@ -60,7 +60,7 @@ def system_status(request: HttpRequest) -> HttpResponse:
 @require_GET
 def jobs_table(request: HttpRequest) -> HttpResponse:
     filters = fragments.JobFilters.from_query(request.GET)
-    context = fragments.jobs_table_context(filters=filters, can_run=can_run(request))
+    context = fragments.jobs_table_context(filters=filters, can_run=can_run(request.user))
     return render(request, f"{fragments.DASHBOARD}#jobs-table", context)
 
 
@@ -77,7 +77,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     context = {
         **admin.site.each_context(request),
         "title": str(job),
-        **fragments.job_detail_context(job=job, can_run=can_run(request)),
+        **fragments.job_detail_context(job=job, can_run=can_run(request.user)),
         **fragments.system_status_context(),
     }
     return render(request, fragments.DETAIL, context)
@@ -88,7 +88,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
 def job_detail_partial(request: HttpRequest, job_id: int) -> HttpResponse:
     job = get_object_or_404(Job.objects.select_related("requested_by", "retry_of"), pk=job_id)
     return render(
-        request, f"{fragments.DETAIL}#job-detail", fragments.job_detail_context(job=job, can_run=can_run(request))
+        request, f"{fragments.DETAIL}#job-detail", fragments.job_detail_context(job=job, can_run=can_run(request.user))
     )
 
 
