@@ -236,13 +236,23 @@ class SessionUploadTests:
         assert not Upload.objects.exists()
 
     @pytest.mark.parametrize("size", [200_000, 120_000], ids=["declared-too-large", "streamed-past-the-cap"])
-    def test_a_session_upload_over_the_cap_is_413_with_the_sentence(self, operator, settings, size):
+    def test_a_session_upload_over_the_cap_is_413_with_the_sentence(self, operator, settings, tmp_path, size):
         settings.CHLOPS_UPLOAD_MAX_BYTES = 100_000
+        settings.FILE_UPLOAD_TEMP_DIR = tmp_path / "staging"  # where the handler streams a file as it arrives
         client = browser_login(operator)
         response = client.post("/api/uploads", {"file": named_file(b"x" * size, "big.csv")}, **csrf_header(client))
         assert response.status_code == 413
         assert "larger than the upload limit of 97.7\xa0KB" in response.json()["error"]
         assert not Upload.objects.exists()
+        staging = settings.FILE_UPLOAD_TEMP_DIR  # made only once a file starts to arrive (the streamed case)
+        assert not staging.exists() or list(staging.iterdir()) == []
+
+    def test_a_stored_upload_leaves_nothing_in_the_staging_dir(self, operator, settings, tmp_path):
+        settings.FILE_UPLOAD_TEMP_DIR = tmp_path / "staging"
+        client = browser_login(operator)
+        response = client.post("/api/uploads", {"file": named_file(b"kind\n", "a.csv")}, **csrf_header(client))
+        assert response.status_code == 201
+        assert list(settings.FILE_UPLOAD_TEMP_DIR.iterdir()) == []
 
 
 def named_file(data: bytes, name: str):
