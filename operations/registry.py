@@ -72,8 +72,8 @@ class Operation:
     fields: tuple[str, ...] | None = None
     required: tuple[str, ...] = ()  # fields the card requires though the job takes them optionally
     form: type[forms.Form] | None = None
-    # Names of job parameters whose errors belong to a differently named form field.
-    field_for_param: tuple[tuple[str, str], ...] = ()
+    # (the form's file field, the job parameter that takes the stored upload's id), for a form with a file.
+    upload: tuple[str, str] | None = None
     order: int = 100
 
     def make_form(self, data=None, files=None) -> forms.Form:
@@ -89,7 +89,8 @@ class Operation:
         return {name: value for name, value in cleaned.items() if value not in (None, "")}
 
     def field_for(self, param: str) -> str:
-        return dict(self.field_for_param).get(param, param)
+        """The form field where an error in job parameter `param` belongs."""
+        return self.upload[0] if self.upload and param == self.upload[1] else param
 
 
 _operations: dict[str, Operation] = {}

@@ -14,7 +14,6 @@ urlpatterns = [
     path("partials/latest-runs/", views.latest_runs, name="latest-runs"),
     path("partials/system-status/", views.system_status, name="system-status"),
     path("partials/card/<slug:name>/", views.card, name="card"),
-    path("run/import-upload/", views.job_start_upload, name="run-upload"),
     path("run/<slug:operation>/", views.job_start, name="run"),
     path("jobs/<int:job_id>/", views.job_detail, name="job-detail"),
     path("jobs/<int:job_id>/partial/", views.job_detail_partial, name="job-detail-partial"),

@@ -138,24 +138,12 @@ def start(request: HttpRequest, op: Operation, form, params: dict) -> HttpRespon
 
 
 @ops_view(RUN)
+@uploads.upload_view()
 @require_POST
 def job_start(request: HttpRequest, operation: str) -> HttpResponse:
     op = operation_get(operation)
-    if op is None or op.slug == "import-upload":
-        raise Http404("No such operation.")
-    form = op.make_form(data=request.POST)
-    if not form.is_valid():
-        return run_card(request, bound=(op, form), status=400)
-    return start(request, op, form, form.cleaned_data)
-
-
-@ops_view(RUN)
-@uploads.upload_view()
-@require_POST
-def job_start_upload(request: HttpRequest) -> HttpResponse:
-    op = operation_get("import-upload")
     if op is None:
-        raise Http404("Imports are not available here.")
+        raise Http404("No such operation.")
     try:
         files = uploads.upload_files(request)
     except uploads.UploadTooLarge as exc:
@@ -163,8 +151,12 @@ def job_start_upload(request: HttpRequest) -> HttpResponse:
     form = op.make_form(data=request.POST, files=files)
     if not form.is_valid():
         return run_card(request, bound=(op, form), status=400)
-    upload = uploads.upload_store(file=form.cleaned_data["file"], actor=request.user, source=SOURCE)
-    return start(request, op, form, {"upload": str(upload.pk)})
+    params = form.cleaned_data
+    if op.upload:
+        field, param = op.upload
+        upload = uploads.upload_store(file=form.cleaned_data[field], actor=request.user, source=SOURCE)
+        params = {param: str(upload.pk)}
+    return start(request, op, form, params)
 
 
 def upload_too_large(request: HttpRequest, op: Operation, message: str) -> HttpResponse:

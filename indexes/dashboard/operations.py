@@ -20,7 +20,7 @@ OPERATIONS = (
         job_type="import",
         button="Upload and import",
         form=ImportUploadForm,
-        field_for_param=(("upload", "file"),),
+        upload=("file", "upload"),
         order=10,
     ),
     Operation(

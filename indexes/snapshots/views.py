@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_POST
-from django_htmx.http import trigger_client_event
 
 from chlops.exceptions import ChlopsError
-from indexes.snapshots.cards import SNAPSHOTS_CARD, snapshots_card_context
+from indexes.snapshots.cards import SNAPSHOTS_CARD
 from indexes.snapshots.restore import restore_start
 from indexes.snapshots.services import snapshot_delete
 from indexes.snapshots.uploads import SNAPSHOT_UPLOAD, snapshot_upload_import
@@ -16,34 +15,19 @@ from operations.access import RUN, ops_view
 from operations.uploads import upload_view
 
 
-def _card(request: HttpRequest, *, status: int = 200, **extra) -> HttpResponse:
-    html = cards.card_render(cards.get(SNAPSHOTS_CARD), can_run=True, context={**snapshots_card_context(), **extra})
-    return HttpResponse(html, status=status)
-
-
-def _job_started(request: HttpRequest, start) -> HttpResponse:
-    try:
-        job = start()
-    except services.LockHeld as exc:
-        return _card(request, status=exc.status, error=exc.message, conflict=exc.conflict)
-    except ChlopsError as exc:
-        return _card(request, status=exc.status, error=exc.message)
-    return trigger_client_event(_card(request, started=job), "ops:jobs-changed", {"id": job.pk})
-
-
 @ops_view(RUN)
 @require_POST
 def snapshot_create(request: HttpRequest) -> HttpResponse:
-    return _job_started(
-        request, lambda: services.job_start(type="snapshot", params={}, actor=request.user, source="web")
+    return cards.card_job_started(
+        SNAPSHOTS_CARD, lambda: services.job_start(type="snapshot", params={}, actor=request.user, source="web")
     )
 
 
 @ops_view(RUN)
 @require_POST
 def snapshot_restore(request: HttpRequest, snapshot_id: int) -> HttpResponse:
-    return _job_started(
-        request,
+    return cards.card_job_started(
+        SNAPSHOTS_CARD,
         lambda: restore_start(
             snapshot_id=snapshot_id,
             confirm=request.POST.get("confirm"),
@@ -60,8 +44,8 @@ def snapshot_remove(request: HttpRequest, snapshot_id: int) -> HttpResponse:
     try:
         name = snapshot_delete(snapshot_id=snapshot_id, actor=request.user, source="web", request=request)
     except ChlopsError as exc:
-        return _card(request, status=exc.status, error=exc.message)
-    return _card(request, notice=f"Deleted the snapshot {name}.")
+        return cards.card_response(SNAPSHOTS_CARD, status=exc.status, error=exc.message)
+    return cards.card_response(SNAPSHOTS_CARD, notice=f"Deleted the snapshot {name}.")
 
 
 @ops_view(RUN)
@@ -71,7 +55,7 @@ def snapshot_upload(request: HttpRequest) -> HttpResponse:
     try:
         snapshot = snapshot_upload_import(request, source="web")
     except ChlopsError as exc:
-        return _card(request, status=exc.status, error=exc.message)
+        return cards.card_response(SNAPSHOTS_CARD, status=exc.status, error=exc.message)
     if snapshot is None:
-        return _card(request, status=400, error="Choose a snapshot ZIP to upload.")
-    return _card(request, notice=f"Uploaded as snapshot {snapshot.name}.")
+        return cards.card_response(SNAPSHOTS_CARD, status=400, error="Choose a snapshot ZIP to upload.")
+    return cards.card_response(SNAPSHOTS_CARD, notice=f"Uploaded as snapshot {snapshot.name}.")
