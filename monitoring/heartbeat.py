@@ -18,7 +18,6 @@ from collections import deque
 from typing import Any
 
 import celery
-import psutil
 import redis
 from django.conf import settings
 from django.db import close_old_connections, connection
@@ -119,6 +118,8 @@ class Beater:
 
 def memory_bytes() -> int | None:
     """Resident memory of the worker and its pool processes."""
+    import psutil  # only workers measure themselves: the web process need not load it
+
     try:
         me = psutil.Process()
         return me.memory_info().rss + sum(_rss(child) for child in me.children(recursive=True))
@@ -127,6 +128,8 @@ def memory_bytes() -> int | None:
 
 
 def _rss(process: Any) -> int:
+    import psutil
+
     try:
         return process.memory_info().rss
     except psutil.Error:
