@@ -330,7 +330,7 @@ class IngestCardTests:
         repo = make_repo(roots / "docs", {"README.md": README})
         ingest(str(repo))
         html = client.get("/admin/ops/partials/card/ingest-card/").content.decode()
-        assert f"file://{repo}" in html and "<td>3</td>" in html
+        assert f"file://{repo}" in html and '<td data-label="Documents">3</td>' in html
         assert git(repo, "rev-parse", "HEAD").strip()[:10] in html
         assert f'name="ingest-url" value="{repo}"' in html
         response = client.post("/admin/ops/run/ingest/", {"ingest-url": str(repo)}, HTTP_HX_REQUEST="true")

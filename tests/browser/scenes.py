@@ -1,0 +1,48 @@
+"""Pages with something on every card, for the checks that look at a whole page (layout, axe, CSP)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from indexes.services.reindex import index_rebuild
+from indexes.snapshots.services import snapshot_save
+from operations.models import Job, JobState
+from tests.indexes.index_factories import RunCtx, entries_with_vectors, unit_rows
+
+AXE = "node_modules/axe-core/axe.min.js"
+
+
+@dataclass(frozen=True)
+class Scene:
+    running: Job
+    failed: Job
+
+    def ops_pages(self) -> list[str]:
+        return ["/admin/ops/", f"/admin/ops/jobs/{self.running.pk}/", f"/admin/ops/jobs/{self.failed.pk}/"]
+
+
+def busy_scene(operator, *, seed: int) -> Scene:
+    """A served index and a snapshot of it, a running job part way through and a failed one."""
+    entries_with_vectors(unit_rows(20, seed=seed), prefix=f"scene{seed}")
+    index_rebuild(RunCtx(), {})
+    snapshot_save(source="job", actor=operator, correlation_id=None)
+    running = Job.objects.create(
+        type="canary", state=JobState.RUNNING, phase="ticking", done=3, total=10, requested_by=operator,
+        started_at=timezone.now(), params={"seconds": 20},
+    )
+    failed = Job.objects.create(
+        type="import", state=JobState.FAILED, error="The file has no header row; add one and upload it again.",
+        requested_by=operator, started_at=timezone.now(), finished_at=timezone.now(), params={"upload": "x"},
+    )
+    return Scene(running=running, failed=failed)
+
+
+def open_page(page, path: str) -> object:
+    """Go to `path`; on an ops page, wait until the socket's snapshot of every card has arrived."""
+    response = page.goto(path)
+    if re.match(r"/admin/ops/", path) and page.locator("#ops-live").count():
+        page.wait_for_function("() => window.chlopsOps && window.chlopsOps.lastSeq !== null")
+    return response
