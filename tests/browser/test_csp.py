@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django_celery_beat.models import CrontabSchedule
 
 from tests.browser import dialogs
 from tests.browser.scenes import busy_scene, open_page
@@ -67,4 +68,25 @@ class CspTests:
         page.get_by_role("button", name="Search", exact=True).click()
         page.wait_for_selector("#search-results table")
         assert violations(page) == []
+        assert console == []
+
+    def test_the_admin_pages_report_no_violation(self, watched_page, superuser):
+        page, console = watched_page
+        schedule = CrontabSchedule.objects.create(minute="0", hour="4")
+        page.goto("/admin/login/")
+        found = {"/admin/login/": violations(page)}
+        log_in(page, superuser)
+        for path in [
+            "/admin/",
+            "/admin/auth/user/",
+            f"/admin/auth/user/{superuser.pk}/change/",
+            "/admin/django_celery_beat/periodictask/add/",
+        ]:
+            response = page.goto(path)
+            assert response.status == 200, path
+            found[path] = violations(page)
+        page.select_option("#id_crontab", str(schedule.pk))  # the crontab in words, from a static script now
+        assert "Translation: At 04:00" in page.inner_text(".field-crontab .help")
+        found["/admin/django_celery_beat/periodictask/add/"] += violations(page)
+        assert found == {path: [] for path in found}
         assert console == []
