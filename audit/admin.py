@@ -18,15 +18,12 @@ from django.utils.html import format_html
 
 from audit.filters import ActionFilter, ActorFilter
 from audit.models import AuditLog
-from audit.paginator import CheapCountPaginator
 from audit.services import auditlog_export_stream
-
-# A deep page still knows a few pages ahead of itself without counting the whole table.
-PAGES_AHEAD = 10
+from chlops.changelists import LargeTableAdmin
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(admin.ModelAdmin):
+class AuditLogAdmin(LargeTableAdmin):
     list_display = ("id", "created_at", "actor_username", "source", "action", "target", "outcome", "ip")
     list_display_links = ("id", "created_at")
     list_filter = (ActorFilter, ActionFilter, "source", "outcome", ("created_at", admin.DateFieldListFilter))
@@ -36,9 +33,6 @@ class AuditLogAdmin(admin.ModelAdmin):
     ordering = ("-created_at", "-id")
     list_per_page = 100
     list_max_show_all = 500
-    show_full_result_count = False
-    show_facets = admin.ShowFacets.NEVER
-    paginator = CheapCountPaginator
     actions = ["export_csv"]
     fieldsets = (
         (None, {"fields": ("id", "created_at", "actor_display", "source", "action", "target", "outcome")}),
@@ -84,21 +78,6 @@ class AuditLogAdmin(admin.ModelAdmin):
 
     def delete_view(self, request: HttpRequest, object_id: str, extra_context: dict | None = None) -> HttpResponse:
         raise PermissionDenied("audit.delete_auditlog")
-
-    def get_paginator(
-        self,
-        request: HttpRequest,
-        queryset: QuerySet,
-        per_page: int,
-        orphans: int = 0,
-        allow_empty_first_page: bool = True,
-    ) -> CheapCountPaginator:
-        try:
-            page = max(1, int(request.GET.get("p", 1)))
-        except ValueError:
-            page = 1
-        cap = max(10_000, (page + PAGES_AHEAD) * per_page)
-        return self.paginator(queryset, per_page, orphans, allow_empty_first_page, cap=cap)
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
         try:

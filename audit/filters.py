@@ -8,7 +8,9 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from audit.selectors import auditlog_actor_names, auditlog_distinct
+from audit.models import AuditLog
+from audit.selectors import auditlog_actor_names
+from chlops.changelists import distinct_values
 
 SYSTEM = "system"
 
@@ -19,7 +21,7 @@ class ActorFilter(admin.SimpleListFilter):
     limit = 100  # past this many, pick an actor by searching its username instead
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        actor_ids = auditlog_distinct(column="actor_id", limit=self.limit)
+        actor_ids = distinct_values(AuditLog, column="actor_id", limit=self.limit)
         User = get_user_model()
         names = dict(User.objects.filter(pk__in=actor_ids).values_list("pk", User.USERNAME_FIELD))
         gone = [actor_id for actor_id in actor_ids if actor_id not in names]
@@ -44,7 +46,7 @@ class ActionFilter(admin.SimpleListFilter):
     limit = 200
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [(action, action) for action in auditlog_distinct(column="action", limit=self.limit)]
+        return [(action, action) for action in distinct_values(AuditLog, column="action", limit=self.limit)]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         value = self.value()

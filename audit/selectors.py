@@ -1,15 +1,13 @@
-"""Read the audit log: verify the chain, stream rows for export, and cheap facts for the admin."""
+"""Read the audit log: verify the chain, stream rows for export, and name the actors of its rows."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from django.db import connection
-from django.db.models import Min, QuerySet
-from django.utils import timezone
+from django.db.models import QuerySet
 
 from audit.chain import GENESIS_HASH, HASHED_FIELDS, PRUNE_ACTION, values_hash
 from audit.models import AuditLog
@@ -99,25 +97,6 @@ def _chain_start_problem(row: dict[str, Any]) -> str:
     )
 
 
-def auditlog_distinct(*, column: str, limit: int = 200) -> list[Any]:
-    """List a column's distinct values by hopping through its index (no scan of the table)."""
-    if column not in {"action", "actor_id"}:
-        raise ValueError(f"no index to hop through for {column}")
-    table = AuditLog._meta.db_table
-    sql = f"""
-        WITH RECURSIVE seen(value, n) AS (
-            SELECT (SELECT min({column}) FROM {table}), 1
-            UNION ALL
-            SELECT (SELECT min({column}) FROM {table} WHERE {column} > seen.value), n + 1
-            FROM seen WHERE seen.value IS NOT NULL AND n < %s
-        )
-        SELECT value FROM seen WHERE value IS NOT NULL
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [limit])
-        return [row[0] for row in cursor.fetchall()]
-
-
 def auditlog_actor_names(*, actor_ids: list[int]) -> dict[int, str]:
     """Name each actor id by the username its newest row recorded (users may since be gone)."""
     names = {}
@@ -127,53 +106,3 @@ def auditlog_actor_names(*, actor_ids: list[int]) -> dict[int, str]:
         )
         names[actor_id] = row.first() or f"user #{actor_id}"
     return names
-
-
-def auditlog_periods(*, queryset: QuerySet, kind: str, limit: int = 100) -> list[datetime]:
-    """List the years, months or days that have rows, one index probe each instead of a scan."""
-    tz = timezone.get_current_timezone()
-    periods: list[datetime] = []
-    rows = queryset.order_by()
-    while len(periods) < limit:
-        first = rows.aggregate(first=Min("created_at"))["first"]
-        if first is None:
-            break
-        start = _period_start(timezone.localtime(first, tz), kind)
-        periods.append(start)
-        rows = queryset.order_by().filter(created_at__gte=_period_next(start, kind))
-    return periods
-
-
-def _period_start(moment: datetime, kind: str) -> datetime:
-    start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-    if kind in ("month", "year"):
-        start = start.replace(day=1)
-    if kind == "year":
-        start = start.replace(month=1)
-    return start
-
-
-def _period_next(start: datetime, kind: str) -> datetime:
-    if kind == "day":
-        naive = start.replace(tzinfo=None) + timedelta(days=1)
-    elif kind == "month":
-        naive = start.replace(tzinfo=None, year=start.year + start.month // 12, month=start.month % 12 + 1)
-    else:
-        naive = start.replace(tzinfo=None, year=start.year + 1)
-    return timezone.make_aware(naive, start.tzinfo)
-
-
-def auditlog_count_estimate() -> int | None:
-    """Return PostgreSQL's own estimate of the table's rows, or None where there is none."""
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [AuditLog._meta.db_table])
-        row = cursor.fetchone()
-    # -1 means never analyzed.
-    return row[0] if row and row[0] >= 0 else None
-
-
-def auditlog_count_capped(*, queryset: QuerySet, cap: int) -> int:
-    """Count rows, but stop at cap + 1: enough to know there are more."""
-    return queryset.order_by()[: cap + 1].count()

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Max, QuerySet
+from django.db.models import BooleanField, QuerySet, Subquery
+from django.db.models.expressions import RawSQL
 
 from operations import registry
-from operations.models import Job
+from operations.models import ACTIVE_STATE_NAMES, Job
 from operations.registry import JobType
+
+# The condition of the partial index job_active_type, written out: SQLite uses a partial index only
+# when the query repeats its condition with the values in the SQL, not as bound parameters.
+UNFINISHED = RawSQL(
+    f'"{Job._meta.db_table}"."state" IN (' + ", ".join(f"'{state}'" for state in ACTIVE_STATE_NAMES) + ")",
+    (),
+    output_field=BooleanField(),
+)
 
 
 def job_list(*, state: str | None = None, type: str | None = None) -> QuerySet[Job]:
@@ -40,7 +49,13 @@ def job_get(*, job_id: int) -> Job:
 
 
 def job_latest_per_type() -> list[tuple[JobType, Job | None]]:
-    """The latest job of each registered type, for the dashboard card, in one query."""
-    newest = Job.objects.values("type").annotate(newest=Max("id")).values("newest")
-    by_type = {job.type: job for job in Job.objects.select_related("requested_by").filter(pk__in=newest)}
-    return [(job_type, by_type.get(job_type.name)) for job_type in registry.all_types()]
+    """The latest job of each registered type, for the dashboard card: one index probe per type."""
+    types = registry.all_types()
+    newest = [Subquery(Job.objects.filter(type=t.name).order_by("-id").values("id")[:1]) for t in types]
+    by_type = {job.type: job for job in Job.objects.select_related("requested_by").filter(pk__in=newest)} if types else {}
+    return [(job_type, by_type.get(job_type.name)) for job_type in types]
+
+
+def job_drain_active() -> Job | None:
+    """The drain job still queued or running, if any: one probe of the index of unfinished jobs."""
+    return Job.objects.filter(UNFINISHED, type="drain").order_by("pk").first()

@@ -14,7 +14,7 @@ from django.utils import timezone
 from audit.models import Outcome
 from audit.services import audit_record
 from chlops.exceptions import ChlopsError, ServiceUnavailable
-from operations import broadcasts, queueing, registry
+from operations import broadcasts, queueing, registry, selectors
 from operations.models import ACTIVE_STATES, HistoryKind, Job, JobHistory, JobState
 
 logger = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ class Draining(ServiceUnavailable):
 
 def ensure_not_draining() -> None:
     """Raise Draining (503) while a drain job runs; new jobs and embedding batches call this."""
-    drain = Job.objects.filter(type="drain", state__in=ACTIVE_STATES).order_by("pk").first()
+    drain = selectors.job_drain_active()
     if drain is not None:
         raise Draining(f"draining: the workers are being drained by {drain}; new work is refused until it ends or the workers are resumed.")
 

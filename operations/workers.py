@@ -18,7 +18,7 @@ from audit.models import Outcome
 from audit.services import audit_record
 from chlops.celery import app
 from chlops.exceptions import ChlopsError, ServiceUnavailable
-from operations import queueing, registry, services
+from operations import queueing, registry, selectors, services
 from operations.models import ACTIVE_STATES, Job, JobState
 
 WORK_QUEUES = ("jobs", "embed")  # what pause stops; `control` keeps the reaper and the drain job running
@@ -226,7 +226,7 @@ def stamp_sent_at(headers: dict | None = None, **_: Any) -> None:
 
 
 def drain_active() -> Job | None:
-    return Job.objects.filter(type="drain", state__in=ACTIVE_STATES).order_by("pk").first()
+    return selectors.job_drain_active()
 
 
 def drain_remaining(*, exclude: int | None = None) -> dict[str, Any]:

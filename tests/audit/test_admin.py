@@ -16,7 +16,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditLog, Outcome
-from audit.paginator import CheapCountPaginator
 from tests.audit.factories import record, record_days_ago
 from tests.conftest import make_user
 
@@ -236,14 +235,3 @@ class RefusalTests:
         )
         assert (response.status_code, response["Location"]) == (302, CHANGELIST)  # "No action selected."
         assert AuditLog.objects.filter(pk=row.pk, action="job.start").exists()
-
-
-class CheapCountPaginatorTests:
-    def test_counts_up_to_the_cap_and_says_so(self, log):
-        paginator = CheapCountPaginator(AuditLog.objects.order_by("-id"), 2, cap=3)
-        assert paginator.count == 4 and paginator.count_label == "3+"
-        assert paginator.num_pages == 2
-
-    def test_an_uncapped_count_is_exact(self, log):
-        paginator = CheapCountPaginator(AuditLog.objects.filter(action="job.start"), 2, cap=3)
-        assert paginator.count == 2 and paginator.count_label == "2"

@@ -4,8 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from audit.models import AuditLog
-from audit.selectors import auditlog_distinct, auditlog_periods, auditlog_rows, auditlog_verify
+from audit.selectors import auditlog_rows, auditlog_verify
 from tests.audit.factories import record, record_at, tamper
 
 pytestmark = pytest.mark.django_db
@@ -60,33 +59,3 @@ class AuditlogRowsTests:
         )
         assert [row[0] for chunk in rows for row in chunk] == [2]
         assert [row[0] for chunk in auditlog_rows(fields=("id",), upto_id=2) for row in chunk] == [1, 2]
-
-
-class AuditlogDistinctTests:
-    def test_lists_each_value_once(self, operator, auditor):
-        for action in ("b.two", "a.one", "b.two", "c.three"):
-            record(action=action, actor=operator)
-        record(action="a.one", actor=auditor)
-        assert auditlog_distinct(column="action") == ["a.one", "b.two", "c.three"]
-        assert auditlog_distinct(column="actor_id") == sorted([operator.pk, auditor.pk])
-        assert auditlog_distinct(column="action", limit=2) == ["a.one", "b.two"]
-
-
-class AuditlogPeriodsTests:
-    def test_lists_the_periods_that_have_rows(self):
-        for moment in (
-            datetime(2023, 5, 2, 10),
-            datetime(2024, 1, 3, 9),
-            datetime(2024, 1, 3, 23),
-            datetime(2024, 2, 29, 1),
-        ):
-            record_at(moment.replace(tzinfo=UTC))
-        rows = AuditLog.objects.all()
-        assert [p.year for p in auditlog_periods(queryset=rows, kind="year")] == [2023, 2024]
-        assert [(p.year, p.month) for p in auditlog_periods(queryset=rows, kind="month")] == [
-            (2023, 5),
-            (2024, 1),
-            (2024, 2),
-        ]
-        days = auditlog_periods(queryset=rows.filter(created_at__year=2024), kind="day")
-        assert [(p.month, p.day) for p in days] == [(1, 3), (2, 29)]
