@@ -52,6 +52,7 @@ def wait_until_held(job_id: int, *, timeout: float = 60) -> str:
 
 
 def is_held(job_id: int) -> bool:
+    """Whether the job is parked at a gate now."""
     return bool(redis_client().exists(parked_key(job_id)))
 
 

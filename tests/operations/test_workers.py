@@ -208,7 +208,12 @@ class QueuesTests:
     def test_queues_report_depths_the_oldest_message_and_the_corpus(self, api, two_workers):
         workers.workers_pause(source="cli")
         ping.apply_async(queue="embed")
-        body = api.get("/api/queues").json()
+        # A worker's BRPOP already waiting when the pause landed may pop the message and put it back (kombu
+        # requeues what no consumer wants); await the depth rather than read it in that window.
+        body = wait_for(
+            lambda: (answer := api.get("/api/queues").json())["broker"]["embed"] >= 1 and answer,
+            message="the message to wait in the embed queue",
+        )
         assert body["broker"]["embed"] >= 1 and set(body["broker"]) == {"jobs", "embed", "control"}
         assert body["oldest_seconds"] is not None and 0 <= body["oldest_seconds"] < 60
         assert set(body["corpus"]) == {"experience", "manual", "document"} and body["corpus"]["manual"] == {
