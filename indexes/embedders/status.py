@@ -6,7 +6,7 @@ import logging
 
 from django.db.models import Count, F
 
-from indexes.embedders import claims, embedder_get
+from indexes.embedders import EmbedderSpec, claims, embedder_loaded, embedder_spec
 from indexes.models import EmbeddingState, Entry, Kind
 
 logger = logging.getLogger(__name__)
@@ -15,14 +15,27 @@ FAILED_SHOWN = 5
 
 
 def embedder_stats() -> list[dict]:
-    """Stats of the current embedder in every process that used it lately; this process's when none did."""
-    embedder = embedder_get()
+    """Stats of the current embedder in every process that used it lately; this process's when none did.
+
+    Nothing is loaded to answer: the workers publish their stats, and this process reports its own
+    embedder only if a search built it (a web process loads no model to draw a card).
+    """
+    spec = embedder_spec()
     try:
-        published = [s for s in claims.stats_all() if s.get("model_id") == embedder.model_id]
+        published = [s for s in claims.stats_all() if s.get("model_id") == spec.model_id]
     except Exception:  # noqa: BLE001 — Redis down: the card still shows what this process knows
         logger.debug("embedder stats unavailable from Redis", exc_info=True)
         published = []
-    return published or [{**embedder.stats(), "process": "this process"}]
+    own = embedder_loaded()
+    return published or [{**(own.stats() if own is not None else _not_loaded(spec)), "process": "this process"}]
+
+
+def _not_loaded(spec: EmbedderSpec) -> dict:
+    return {
+        "name": spec.name, "dimension": spec.dimension, "model_id": spec.model_id, "loaded": False,
+        "inference_ms_last": None, "inference_ms_avg": None, "calls": 0, "memory_bytes": 0, "errors": 0,
+        "last_inference_at": None,
+    }  # fmt: skip
 
 
 def embedding_status() -> dict:
@@ -30,7 +43,7 @@ def embedding_status() -> dict:
     counts = {kind: {state: 0 for state in EmbeddingState.values} for kind in Kind.values}
     for row in Entry.objects.values("kind", "embedding_state").annotate(n=Count("pk")).order_by():
         counts.setdefault(row["kind"], {})[row["embedding_state"]] = row["n"]
-    embedder = embedder_get()
+    embedder = embedder_spec()
     stale = list(
         Entry.objects.filter(embedding_state=EmbeddingState.READY)
         .exclude(embedding_model=embedder.model_id)

@@ -4,99 +4,36 @@ Writers (reindex today; snapshot restore later) hold the `index` job lock and go
 `staging_dir()` → write files → `index_publish()`. A restore stages the snapshot's files the same
 way and publishes them: another atomic swap, with the replaced set kept as `previous`.
 Readers call `index_current()` and keep the bundle for the whole of one search.
+
+Reading the manifest needs no FAISS. Everything else loads FAISS when first used (the module's
+`__getattr__`), so a process that only draws the dashboard never loads it, and the web process
+loads it on its first search.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import faiss
-import numpy as np
-
 from indexes.store import files, reload
-from indexes.store.build import Built, index_build
-from indexes.store.files import served_dir, staging_dir, staging_leftovers_remove
-from indexes.store.reader import IndexBundle, IndexMissing, cache_clear, index_current
+from indexes.store.files import IndexMissing, index_manifest, served_dir, staging_dir, staging_leftovers_remove
 
 __all__ = [
     "Built",
     "IndexBundle",
     "IndexMissing",
     "cache_clear",
+    "files",
     "index_build",
     "index_current",
     "index_manifest",
     "index_publish",
+    "reload",
     "served_dir",
     "set_write",
     "staging_dir",
     "staging_leftovers_remove",
 ]
-
-
-def set_write(
-    *,
-    staged: Path,
-    built: Built | faiss.Index,
-    ids: np.ndarray,
-    kinds: np.ndarray,
-    checkpoint: Callable[[], None] | None = None,
-) -> dict[str, str]:
-    """Write an index and its id and kind arrays into a staging dir; return each file's sha256.
-
-    The index is hashed as it is written, not read back: at a million vectors that saved more than
-    a second of re-reading 1.5 GB. The files are flushed to disk by a background thread, so that the
-    caller can measure recall meanwhile; `set_publish` fsyncs them again, which waits for that flush.
-    """
-    index = built.index if isinstance(built, Built) else built
-    hashes = {files.INDEX_FILE: _index_write(index, staged / files.INDEX_FILE, checkpoint=checkpoint)}
-    for name, array in (
-        (files.IDS_FILE, ids.astype(np.int64, copy=False)),
-        (files.KINDS_FILE, kinds.astype(np.uint8, copy=False)),
-    ):
-        np.save(staged / name, array)
-        hashes[name] = files.file_sha256(staged / name)
-    # Opened here, so that a cancelled build removing the staging dir cannot pull a file from under the flush.
-    handles = [os.open(staged / name, os.O_RDONLY) for name in files.DATA_FILES]
-    threading.Thread(target=_flush, args=(handles,), name="index-flush", daemon=True).start()
-    return hashes
-
-
-def _flush(handles: list[int]) -> None:
-    for fd in handles:
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _index_write(index: faiss.Index, path: Path, *, checkpoint: Callable[[], None] | None) -> str:
-    digest = hashlib.sha256()
-    raised: list[BaseException] = []
-    with open(path, "wb") as handle:
-
-        def block(data: bytes) -> None:
-            try:
-                if checkpoint is not None:
-                    checkpoint()
-            except BaseException as exc:
-                raised.append(exc)  # FAISS turns it into a RuntimeError; the original is raised below
-                raise
-            digest.update(data)
-            handle.write(data)
-
-        try:
-            faiss.write_index(index, faiss.PyCallbackIOWriter(block, files.HASH_BLOCK))
-        except RuntimeError:
-            if raised:
-                raise raised[0] from None
-            raise
-    return digest.hexdigest()
 
 
 def index_publish(
@@ -111,14 +48,22 @@ def index_publish(
     return sealed
 
 
-def index_manifest() -> dict[str, Any] | None:
-    """The manifest of the served set, read from disk without loading the index; None before the first build."""
-    for _ in range(3):
-        directory = files.served_dir()
-        if directory is None:
-            return None
-        try:
-            return files.manifest_read(directory)
-        except FileNotFoundError:
-            continue
-    return None
+# Names served by the submodules that import FAISS, loaded on first use.
+_WITH_FAISS = {
+    "Built": "build",
+    "index_build": "build",
+    "IndexBundle": "reader",
+    "cache_clear": "reader",
+    "index_current": "reader",
+    "set_write": "writing",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WITH_FAISS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from indexes.store import build, reader, writing
+
+    value = getattr({"build": build, "reader": reader, "writing": writing}[_WITH_FAISS[name]], name)
+    globals()[name] = value
+    return value

@@ -31,6 +31,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from chlops.exceptions import ServiceUnavailable
 from chlops.fileio import fsync_path
 
 CURRENT = "current"
@@ -43,6 +44,13 @@ DATA_FILES = (INDEX_FILE, IDS_FILE, KINDS_FILE)
 BUILD_PREFIX = ".build-"
 VERSION_DIR = re.compile(r"^v(\d{6,})$")
 HASH_BLOCK = 4 * 1024 * 1024
+
+
+NO_INDEX = "No index has been built yet; run the reindex job from the dashboard or with `manage.py jobs run reindex`."
+
+
+class IndexMissing(ServiceUnavailable):
+    pass
 
 
 def index_dir() -> Path:
@@ -161,3 +169,16 @@ def _old_versions_remove(*, keep: set[str]) -> None:
     for path in index_dir().iterdir():
         if VERSION_DIR.match(path.name) and path.name not in keep:
             shutil.rmtree(path, ignore_errors=True)
+
+
+def index_manifest() -> dict[str, Any] | None:
+    """The manifest of the served set, read from disk without loading the index; None before the first build."""
+    for _ in range(3):
+        directory = served_dir()
+        if directory is None:
+            return None
+        try:
+            return manifest_read(directory)
+        except FileNotFoundError:
+            continue
+    return None

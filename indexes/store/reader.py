@@ -12,18 +12,11 @@ import faiss
 import numpy as np
 from django.conf import settings
 
-from chlops.exceptions import ServiceUnavailable
 from indexes.store import files, reload
 from indexes.store.build import search_parameters, supports_selector
+from indexes.store.files import NO_INDEX, IndexMissing
 
 logger = logging.getLogger(__name__)
-
-
-class IndexMissing(ServiceUnavailable):
-    pass
-
-
-NO_INDEX = "No index has been built yet; run the reindex job from the dashboard or with `manage.py jobs run reindex`."
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ DEFERRED = {
     ("indexes.job_types", "indexes.services.reindex"): "faiss loads only in processes that build",
     ("indexes.job_types", "indexes.snapshots.services"): "faiss loads only in processes that snapshot",
     ("indexes.job_types", "indexes.snapshots.restore"): "faiss loads only in processes that restore",
-    ("indexes.dashboard.cards", "indexes.store"): "faiss loads only when the index card is drawn",
+    ("indexes.store", "indexes.store"): "faiss loads when the index is first built or read, not with the pages",
+    ("indexes.search", "indexes.store"): "faiss loads on the first search, not with the pages",
     ("indexes.search", "indexes.sparse.search"): "scipy is optional; its absence is a sentence, not a crash",
 }
 
