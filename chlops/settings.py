@@ -166,10 +166,26 @@ REDIS_SOCKET = DATA_DIR / "redis.sock"
 REDIS_EMBEDDED = not os.environ.get("REDIS_URL")
 REDIS_URL = os.environ.get("REDIS_URL") or f"unix://{REDIS_SOCKET}"
 
+# The layer's blocking pop waits 5 s: reads may take longer than that (chlops.channel_layer). Each
+# process's pool is bounded; a burst of sockets opening or closing waits for a free connection.
+CHLOPS_CHANNEL_LAYER_POOL = env_int("CHLOPS_CHANNEL_LAYER_POOL", 50)
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [{"address": REDIS_URL}], "prefix": "chlops:asgi", "capacity": 1000},
+        "BACKEND": "chlops.channel_layer.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    "max_connections": CHLOPS_CHANNEL_LAYER_POOL,
+                    "timeout": 10,  # seconds to wait for a free connection of the pool
+                    "socket_timeout": 15,
+                    "socket_connect_timeout": 2,
+                    "health_check_interval": 30,
+                }
+            ],
+            "prefix": "chlops:asgi",
+            "capacity": 1000,
+        },
     }
 }
 CACHES = {

@@ -7,7 +7,10 @@ engine loads and runs without the template layer, and a process without a render
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,71 +49,94 @@ def renderer_set(renderer: Renderer) -> None:
 def job_changed(job_id: int, *, progress_only: bool = False) -> None:
     """After commit, push the job's row and detail, and the latest-runs card unless only progress moved.
 
-    Progress is pushed from a background thread, newest first, so that rendering never slows the
-    work; state and phase changes are pushed before this returns.
+    The push is rendered and sent by the process's publisher thread, so neither a request nor the
+    work waits for it; see Publisher for the order it keeps.
     """
-    if progress_only:
-        transaction.on_commit(lambda: _progress_publisher.submit(job_id))
-    else:
-        transaction.on_commit(lambda: _publish(Change("job", job_id)))
+    transaction.on_commit(lambda: _publisher.submit(Change("job", job_id, progress_only=progress_only)))
 
 
 def card_changed(name: str) -> None:
     """After commit, push a registered dashboard card (see operations.cards) to every dashboard."""
-    transaction.on_commit(lambda: _publish(Change("card", name)))
+    transaction.on_commit(lambda: _publisher.submit(Change("card", name)))
+
+
+def publish_flush(timeout: float = 5.0) -> bool:
+    """Wait until every change submitted so far was pushed; False if that took longer than `timeout`."""
+    return _publisher.flush(timeout)
+
+
+class Publisher:
+    """One daemon thread per process that renders each change once and sends it to the group.
+
+    Changes wait in the order they came, one entry per job or card: a change to something already
+    waiting joins its entry (a full change absorbs a progress-only one), because the rendering reads
+    the row as it is when rendered. One thread renders and sends, so a push rendered earlier is sent
+    earlier; every change is rendered after it was submitted, so the last state, a terminal one
+    included, is always pushed.
+    """
+
+    def __init__(self) -> None:
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)  # a forked worker child starts its own thread
+        atexit.register(self.flush, EXIT_FLUSH_SECONDS)  # a command that starts a job exits after its push
+
+    def _reset(self) -> None:
+        self.pending: dict[tuple[str, int | str], Change] = {}  # insertion-ordered: the order of arrival
+        self.busy = False
+        self.changed = threading.Condition()
+        self.thread: threading.Thread | None = None
+
+    def submit(self, change: Change) -> None:
+        if not _renderer:
+            return
+        with self.changed:
+            key = (change.kind, change.key)
+            waiting = self.pending.get(key)
+            if waiting is None or (waiting.progress_only and not change.progress_only):
+                self.pending[key] = change  # replacing a value keeps the entry's place
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._run, name="ops-publisher", daemon=True)
+                self.thread.start()
+            self.changed.notify_all()
+
+    def flush(self, timeout: float) -> bool:
+        with self.changed:
+            if self.thread is None or not self.thread.is_alive():
+                return not self.pending
+            return self.changed.wait_for(lambda: not self.pending and not self.busy, timeout)
+
+    def _run(self) -> None:
+        # The channel layer keeps a Redis pool per event loop: one loop for the thread's life reuses it.
+        _sending.loop = asyncio.new_event_loop()
+        while True:
+            with self.changed:
+                if not self.pending:
+                    close_old_connections()  # idle: let the database connection go as Django's settings say
+                self.changed.wait_for(lambda: self.pending)
+                change = self.pending.pop(next(iter(self.pending)))
+                self.busy = True
+            try:
+                _publish(change)
+            finally:
+                with self.changed:
+                    self.busy = False
+                    self.changed.notify_all()
 
 
 def _publish(change: Change) -> None:
-    if not _renderer:
+    try:
+        # Once per event, not per client: one rendering for viewers, one with the run controls.
+        rendered = _renderer[0](change)
+    except Exception:  # noqa: BLE001 — a failed render must not stop the pushes that follow
+        logger.exception("%s %s could not be rendered for a live update", change.kind, change.key)
         return
-    # Render and send under one lock, so a push rendered earlier can never arrive after a later one.
-    with _publish_lock:
-        if change.kind == "job":
-            _progress_publisher.discard(change.key)
-        try:
-            # Once per event, not per client: one rendering for viewers, one with the run controls.
-            rendered = _renderer[0](change)
-        except Exception:  # noqa: BLE001 — a failed render must not fail the work that changed
-            logger.exception("%s %s could not be rendered for a live update", change.kind, change.key)
-            return
-        if rendered is not None:
-            publish(rendered[0], html_run=rendered[1])
+    if rendered is not None:
+        publish(rendered[0], html_run=rendered[1])
 
 
-class ProgressPublisher:
-    """One daemon thread per process that pushes the latest progress of each job, coalesced."""
-
-    def __init__(self) -> None:
-        self.pending: set[int] = set()
-        self.lock = threading.Lock()
-        self.wakeup = threading.Event()
-        self.thread: threading.Thread | None = None
-
-    def submit(self, job_id: int) -> None:
-        with self.lock:
-            self.pending.add(job_id)
-            if self.thread is None or not self.thread.is_alive():
-                self.thread = threading.Thread(target=self._run, name="progress-publisher", daemon=True)
-                self.thread.start()
-        self.wakeup.set()
-
-    def discard(self, job_id: int) -> None:
-        with self.lock:
-            self.pending.discard(job_id)
-
-    def _run(self) -> None:
-        while True:
-            self.wakeup.wait()
-            self.wakeup.clear()
-            with self.lock:
-                batch, self.pending = self.pending, set()
-            for job_id in batch:
-                _publish(Change("job", job_id, progress_only=True))
-            close_old_connections()
-
-
-_publish_lock = threading.RLock()
-_progress_publisher = ProgressPublisher()
+EXIT_FLUSH_SECONDS = 5.0
+_sending = threading.local()
+_publisher = Publisher()
 
 
 def next_seq() -> int:
@@ -130,6 +156,10 @@ def publish(html: str, *, html_run: str | None = None) -> None:
     event = {"type": "ops.fragment", "html": html, "html_run": html_run or html}
     try:
         event["seq"] = next_seq()
-        async_to_sync(get_channel_layer().group_send)(OPS_GROUP, event)
+        layer, loop = get_channel_layer(), getattr(_sending, "loop", None)
+        if loop is None:
+            async_to_sync(layer.group_send)(OPS_GROUP, event)
+        else:
+            loop.run_until_complete(layer.group_send(OPS_GROUP, event))
     except Exception:  # noqa: BLE001 — Redis down: the dashboards fall back to polling
         logger.warning("live update not sent: the channel layer is unavailable", exc_info=settings.DEBUG)

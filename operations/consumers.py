@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from typing import Any
 from urllib.parse import parse_qs
@@ -13,6 +14,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from operations import broadcasts, fragments
 from operations.access import socket_access
+
+logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 1024
 SNAPSHOT_MIN_INTERVAL = 0.5  # seconds; a client asking faster waits, it does not get more renders
@@ -33,8 +36,24 @@ def message_type(text_data: str | None, bytes_data: bytes | None) -> str | None:
 
 
 class OpsConsumer(AsyncWebsocketConsumer):
+    async def __call__(self, scope, receive, send) -> None:
+        self.joined: set[str] = set()
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # However the consumer ends (the client closed, vanished, or the server failed or cancelled
+            # it), it leaves its groups: a dead channel left in one is sent every broadcast for a day.
+            await asyncio.shield(self.groups_leave())
+
+    async def groups_leave(self) -> None:
+        for group in list(self.joined):
+            self.joined.discard(group)
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception:  # noqa: BLE001 — Redis down: the membership expires with the layer's group_expiry
+                logger.warning("could not leave group %s; it expires by itself", group, exc_info=True)
+
     async def connect(self) -> None:
-        self.joined = False
         self.last_snapshot = 0.0
         allowed, self.can_run = await database_sync_to_async(socket_access)(self.scope)
         if not allowed:
@@ -43,14 +62,21 @@ class OpsConsumer(AsyncWebsocketConsumer):
         query = {k: v[-1] for k, v in parse_qs(self.scope.get("query_string", b"").decode("latin-1")).items()}
         self.filters = fragments.JobFilters.from_query(query)
         self.job_id = int(query["job"]) if query.get("job", "").isdigit() else None
+        self.joined.add(broadcasts.OPS_GROUP)  # before the add: leaving a group never joined is harmless
         await self.channel_layer.group_add(broadcasts.OPS_GROUP, self.channel_name)
-        self.joined = True
         await self.accept()
         await self.send_snapshot()
 
     async def disconnect(self, code: int) -> None:
-        if getattr(self, "joined", False):
-            await self.channel_layer.group_discard(broadcasts.OPS_GROUP, self.channel_name)
+        await self.groups_leave()
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        if message.get("type") == "ops.fragment":
+            # Straight to the socket: channels checks the database connections before every handler, a
+            # hop to the database thread that a push to hundreds of sockets would make once per socket.
+            await self.ops_fragment(message)
+        else:
+            await super().dispatch(message)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         kind = message_type(text_data, bytes_data)
@@ -70,10 +96,7 @@ class OpsConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=html)
 
     def _render_snapshot(self) -> str:
-        # The sequence number is read before rendering, so the snapshot holds everything up to it.
-        return fragments.snapshot(
-            seq=broadcasts.current_seq(), can_run=self.can_run, filters=self.filters, job_id=self.job_id
-        )
+        return fragments.snapshot_shared(can_run=self.can_run, filters=self.filters, job_id=self.job_id)
 
     async def ops_fragment(self, event: dict[str, Any]) -> None:
         html = event.get("html_run") if self.can_run else event.get("html")

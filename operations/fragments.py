@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 from django.template.loader import render_to_string
 
-from operations import cards, queueing, selectors
+from operations import broadcasts, cards, queueing, selectors
 from operations.broadcasts import Change
 from operations.forms import JobFilterForm
 from operations.models import Job
 
 PAGE_SIZE = 25
+# A snapshot is shared by the clients that ask for the same one at the same sequence number, for at
+# most this long: every change is pushed with a higher number, but a card showing a time ("3 s ago")
+# or a change made around the services must not be served for long.
+SNAPSHOT_REUSE_SECONDS = 0.5
 DASHBOARD = "operations/dashboard.html"
 DETAIL = "operations/job_detail.html"
 STATUS = "operations/_system_status.html"
@@ -131,3 +137,26 @@ def snapshot(*, seq: int, can_run: bool, filters: JobFilters, job_id: int | None
         if job is not None:
             parts.append(render_card(DETAIL, "job-detail", job_detail_context(job=job, can_run=can_run), oob=True))
     return "".join(parts)
+
+
+_shared: dict[tuple, tuple[float, str]] = {}
+_shared_lock = threading.Lock()
+
+
+def snapshot_shared(*, can_run: bool, filters: JobFilters, job_id: int | None = None) -> str:
+    """The snapshot at the current sequence number, rendered once and shared by every client asking for
+    the same one (same rights, filters and job) at that number, so a crowd of reconnects renders once."""
+    started = time.monotonic()
+    # Read before rendering: the snapshot holds everything up to this number, maybe more, never less.
+    seq = broadcasts.current_seq()
+    key = (seq, can_run, filters, job_id)
+    with _shared_lock:
+        found = _shared.get(key)
+        if found is not None and started - found[0] <= SNAPSHOT_REUSE_SECONDS:
+            return found[1]
+    html = snapshot(seq=seq, can_run=can_run, filters=filters, job_id=job_id)
+    with _shared_lock:
+        for old in [k for k, (at, _) in _shared.items() if started - at > SNAPSHOT_REUSE_SECONDS]:
+            del _shared[old]
+        _shared[key] = (started, html)
+    return html
