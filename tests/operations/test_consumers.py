@@ -1,19 +1,27 @@
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import signal
+import subprocess
+import sys
+import uuid
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
+from websockets.asyncio.client import connect
 
 from audit.models import AuditLog
 from chlops.asgi import application
+from chlops.redis_clients import redis_client
 from operations import broadcasts, fragments
 from operations.models import Job, JobState
-from tests.conftest import receive_containing
+from tests.conftest import receive_containing, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -204,3 +212,99 @@ class FragmentTests:
             "latest-runs",
         ]
         assert "ops-retry" in html and "ops-retry" not in viewers
+
+
+def group_members() -> set[str]:
+    """The channels in the dashboards' group, read where channels-redis keeps it (a sorted set)."""
+    key = f"{settings.CHANNEL_LAYERS['default']['CONFIG']['prefix']}:group:{broadcasts.OPS_GROUP}"
+    return {member.decode() for member in redis_client().zrange(key, 0, -1)}
+
+
+class GroupTests:
+    def test_a_consumer_that_fails_leaves_its_group(self, operator):
+        cookie = session_cookie(operator)
+
+        async def scenario() -> tuple[set[str], set[str]]:
+            before = await sync_to_async(group_members)()
+            communicator, _ = await open_socket(cookie)
+            await communicator.receive_from(timeout=10)
+            joined = await sync_to_async(group_members)() - before
+            # A message no handler takes makes the consumer raise: a server error, not a close.
+            await get_channel_layer().send(next(iter(joined)), {"type": "no.such.handler"})
+            with pytest.raises(ValueError, match="No handler for message type no.such.handler"):
+                await communicator.wait(timeout=10)
+            return joined, await sync_to_async(group_members)()
+
+        joined, after = async_to_sync(scenario)()
+        assert len(joined) == 1 and not joined & after
+
+    def test_a_killed_client_leaves_its_group(self, operator, web_server):
+        before = group_members()
+        client = subprocess.Popen(
+            [sys.executable, "-c", KILLED_CLIENT, web_server.replace("http", "ws") + "/ws/ops/", web_server, session_cookie(operator)],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert client.stdout.readline().strip() == "snapshot received"
+            joined = group_members() - before
+            assert len(joined) == 1
+            client.send_signal(signal.SIGKILL)
+            client.wait(10)
+            wait_for(lambda: not joined & group_members(), timeout=30, message="the killed client's channel to leave")
+        finally:
+            client.kill()
+
+
+# A dashboard in another process: it opens the socket, says so once the snapshot came, and waits to be killed.
+KILLED_CLIENT = """
+import sys, time
+from websockets.sync.client import connect
+url, origin, cookie = sys.argv[1:]
+socket = connect(url, origin=origin, additional_headers={"Cookie": cookie})
+socket.recv(timeout=30)
+print("snapshot received", flush=True)
+time.sleep(600)
+"""
+
+
+class LiveSocketTests:
+    """Through daphne, as browsers meet it: real sockets, the real channel layer and Redis."""
+
+    def test_an_idle_socket_outlives_the_layers_blocking_pop_and_gets_the_next_push(self, operator, web_server):
+        cookie, probe = session_cookie(operator), f"idle-probe-{uuid.uuid4().hex}"
+
+        async def scenario() -> str:
+            async with connect(
+                web_server.replace("http", "ws") + "/ws/ops/", origin=web_server, additional_headers={"Cookie": cookie}
+            ) as socket:
+                await socket.recv()  # the snapshot
+                # Three blocking pops of the channel layer (5 s each) with nothing sent to this socket.
+                with pytest.raises(TimeoutError):
+                    await asyncio.wait_for(socket.wait_closed(), timeout=15.5)
+                await sync_to_async(broadcasts.publish)(f'<div id="{probe}"></div>')
+                while probe not in (message := await asyncio.wait_for(socket.recv(), timeout=10)):
+                    pass  # other processes' pushes (worker cards) pass by meanwhile
+                return message
+
+        assert probe in async_to_sync(scenario)()
+
+    def test_five_hundred_sockets_open_and_close_in_a_burst(self, operator, web_server):
+        cookie, before = session_cookie(operator), group_members()
+        url, count = web_server.replace("http", "ws") + "/ws/ops/", 500
+
+        async def dashboard():
+            socket = await connect(url, origin=web_server, additional_headers={"Cookie": cookie}, open_timeout=60)
+            snapshot = await asyncio.wait_for(socket.recv(), timeout=60)
+            return socket, 'data-snapshot="true"' in snapshot
+
+        async def scenario() -> tuple[list[bool], set[str], list[int | None]]:
+            opened = await asyncio.gather(*(dashboard() for _ in range(count)))
+            joined = await sync_to_async(group_members)() - before
+            await asyncio.gather(*(socket.close() for socket, _ in opened))
+            return [ok for _, ok in opened], joined, [socket.close_code for socket, _ in opened]
+
+        snapshots, joined, codes = async_to_sync(scenario)()
+        # Every socket got its snapshot (a Redis error on joining closes it first, with 1011) and closed cleanly.
+        assert snapshots == [True] * count and codes == [1000] * count and len(joined) == count
+        # Every consumer left the group: a Redis error on leaving would leave its channel behind.
+        wait_for(lambda: not joined & group_members(), timeout=60, message="all 500 channels to leave the group")

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -10,6 +12,7 @@ from django.utils import timezone
 
 from audit.models import AuditLog
 from operations.models import Job, JobHistory, JobState, Upload
+from tests.conftest import BASE_DIR
 
 pytestmark = pytest.mark.django_db
 
@@ -352,3 +355,35 @@ class JobDetailTests:
 
     def test_unknown_job_is_404(self, operator):
         assert logged_in(operator).get("/admin/ops/jobs/424242/").status_code == 404
+
+
+# Renders what a web process renders, then names the heavy libraries it loaded on the way.
+RENDER_EVERYTHING = """
+import json, sys
+import django
+django.setup()
+from django.contrib.auth import get_user_model
+from django.test import Client
+from operations import cards, fragments
+client = Client(SERVER_NAME="localhost")
+client.force_login(get_user_model().objects.get(pk=int(sys.argv[1])))
+pages = ["/admin/ops/", "/admin/operations/job/", *(f"/admin/ops/partials/card/{card.name}/" for card in cards.all_cards())]
+statuses = {page: client.get(page).status_code for page in pages}
+fragments.snapshot(seq=0, can_run=True, filters=fragments.JobFilters())
+print(json.dumps({"statuses": statuses, "loaded": sorted({name.split(".")[0] for name in sys.modules})}))
+"""
+
+
+class DashboardImportsTests:
+    @pytest.mark.django_db(transaction=True)
+    def test_drawing_the_dashboard_and_every_card_loads_no_model(self, operator, stack_env):
+        make_job(state=JobState.SUCCEEDED)
+        # A fresh process: what other tests imported into this one must not hide what rendering imports.
+        ran = subprocess.run(
+            [sys.executable, "-c", RENDER_EVERYTHING, str(operator.pk)],
+            cwd=BASE_DIR, env=stack_env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert ran.returncode == 0, ran.stderr
+        answer = json.loads(ran.stdout.strip().splitlines()[-1])
+        assert set(answer["statuses"].values()) == {200} and len(answer["statuses"]) > 3
+        assert not {"sklearn", "faiss", "torch", "sentence_transformers"} & set(answer["loaded"])

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import pytest
+
+from operations import broadcasts, fragments
+from operations.fragments import JobFilters
+from operations.models import Job, JobState
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class SnapshotSharedTests:
+    def test_clients_asking_at_the_same_sequence_share_one_rendering(self):
+        broadcasts.next_seq()
+        first = fragments.snapshot_shared(can_run=True, filters=JobFilters())
+        assert fragments.snapshot_shared(can_run=True, filters=JobFilters()) is first
+
+    def test_rights_filters_and_pages_each_have_their_own(self):
+        broadcasts.next_seq()
+        operator = fragments.snapshot_shared(can_run=True, filters=JobFilters())
+        assert fragments.snapshot_shared(can_run=False, filters=JobFilters()) is not operator
+        assert fragments.snapshot_shared(can_run=True, filters=JobFilters(state="failed")) is not operator
+        job = Job.objects.create(type="canary", state=JobState.FAILED, error="boom")
+        page = fragments.snapshot_shared(can_run=True, filters=JobFilters(), job_id=job.pk)
+        assert f'id="job-{job.pk}-detail"' in page and "boom" in page
+
+    def test_a_change_pushed_since_is_in_the_next_snapshot(self):
+        broadcasts.next_seq()
+        before = fragments.snapshot_shared(can_run=True, filters=JobFilters())
+        job = Job.objects.create(type="canary", state=JobState.RUNNING)
+        broadcasts.next_seq()  # what publishing the job's change does, before anyone can ask again
+        after = fragments.snapshot_shared(can_run=True, filters=JobFilters())
+        assert f'<tr id="job-{job.pk}"' in after and f'<tr id="job-{job.pk}"' not in before
+        assert f'data-seq="{broadcasts.current_seq()}"' in after
