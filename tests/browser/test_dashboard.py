@@ -61,7 +61,7 @@ class OperatorDashboardTests:
 
             page.click(f"#job-{job_id} button.ops-cancel")
             assert dialogs.confirm(page) == f"Cancel import job #{job_id}? A running job stops at its next checkpoint."
-            wait_for(lambda: Job.objects.get(pk=job_id).state == JobState.CANCELLING, message="the cancel to be asked")
+            wait_for(lambda: Job.objects.get(pk=job_id).cancel_requested_at, message="the cancel to be asked")
         page.wait_for_selector(f'#job-{job_id}[data-state="cancelled"]')
         assert page.evaluate("window.__notReloaded") is True
         assert Job.objects.get(pk=job_id).state == JobState.CANCELLED
@@ -97,7 +97,7 @@ class OperatorDashboardTests:
             assert page.evaluate("document.activeElement.id") == f"job-{job_id}-cancel"
             page.keyboard.press("Enter")
             dialogs.confirm(page)  # pushed updates keep replacing the row meanwhile; the confirmed cancel still goes
-            wait_for(lambda: Job.objects.get(pk=job_id).state == JobState.CANCELLING, message="the cancel to be asked")
+            wait_for(lambda: Job.objects.get(pk=job_id).cancel_requested_at, message="the cancel to be asked")
         page.wait_for_selector(f'#job-{job_id}[data-state="cancelled"]')
         assert page.inner_text(f"#job-{job_id} .ops-state-text") == "cancelled"
         assert page.is_visible(f"#job-{job_id} button.ops-retry")
