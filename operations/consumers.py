@@ -9,6 +9,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
@@ -36,8 +37,12 @@ def message_type(text_data: str | None, bytes_data: bytes | None) -> str | None:
 
 
 class OpsConsumer(AsyncWebsocketConsumer):
+    """One dashboard: two trips to the database thread to open (the session's user; then access and
+    the snapshot), none per push, so hundreds of sockets open and take pushes at once."""
+
     async def __call__(self, scope, receive, send) -> None:
         self.joined: set[str] = set()
+        self.accepted = False
         try:
             await super().__call__(scope, receive, send)
         finally:
@@ -53,30 +58,45 @@ class OpsConsumer(AsyncWebsocketConsumer):
             except Exception:  # noqa: BLE001 — Redis down: the membership expires with the layer's group_expiry
                 logger.warning("could not leave group %s; it expires by itself", group, exc_info=True)
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels checks the database connections before every handler, a trip to the database thread
+        # per push and per socket; this consumer reaches the database only through
+        # database_sync_to_async, which checks them itself.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def connect(self) -> None:
-        self.last_snapshot = 0.0
-        allowed, self.can_run = await database_sync_to_async(socket_access)(self.scope)
-        if not allowed:
+        self.last_snapshot = time.monotonic()
+        if not getattr(self.scope.get("user"), "is_authenticated", False):
+            await self.close()  # nobody logged in: refused before touching Redis, as socket_access would
+            return
+        # Joined before the snapshot reads its sequence number, so that no push falls between the two.
+        # A refused socket leaves at once; it is never accepted, so nothing is ever sent to it.
+        self.joined.add(broadcasts.OPS_GROUP)  # before the add: leaving a group never joined is harmless
+        await self.channel_layer.group_add(broadcasts.OPS_GROUP, self.channel_name)
+        snapshot = await database_sync_to_async(self._admit)()
+        if snapshot is None:
+            await self.groups_leave()
             await self.close()  # before accept: the handshake is refused
             return
+        await self.accept()
+        self.accepted = True
+        await self.send(text_data=snapshot)
+
+    def _admit(self) -> str | None:
+        """The snapshot for an allowed user (who may watch, who may act, what they filter), else None."""
+        allowed, self.can_run = socket_access(self.scope)
+        if not allowed:
+            return None
         query = {k: v[-1] for k, v in parse_qs(self.scope.get("query_string", b"").decode("latin-1")).items()}
         self.filters = fragments.JobFilters.from_query(query)
         self.job_id = int(query["job"]) if query.get("job", "").isdigit() else None
-        self.joined.add(broadcasts.OPS_GROUP)  # before the add: leaving a group never joined is harmless
-        await self.channel_layer.group_add(broadcasts.OPS_GROUP, self.channel_name)
-        await self.accept()
-        await self.send_snapshot()
+        return self._render_snapshot()
 
     async def disconnect(self, code: int) -> None:
         await self.groups_leave()
-
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        if message.get("type") == "ops.fragment":
-            # Straight to the socket: channels checks the database connections before every handler, a
-            # hop to the database thread that a push to hundreds of sockets would make once per socket.
-            await self.ops_fragment(message)
-        else:
-            await super().dispatch(message)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         kind = message_type(text_data, bytes_data)
@@ -99,5 +119,7 @@ class OpsConsumer(AsyncWebsocketConsumer):
         return fragments.snapshot_shared(can_run=self.can_run, filters=self.filters, job_id=self.job_id)
 
     async def ops_fragment(self, event: dict[str, Any]) -> None:
+        if not self.accepted:
+            return  # a push that came while the handshake was being refused
         html = event.get("html_run") if self.can_run else event.get("html")
         await self.send(text_data=fragments.seq_marker(event["seq"]) + (html or event.get("html", "")))
