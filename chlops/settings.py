@@ -289,6 +289,11 @@ CHLOPS_SNAPSHOT_MAX_BYTES = env_int("CHLOPS_SNAPSHOT_MAX_BYTES", 512 * 1024 * 10
 CHLOPS_SNAPSHOT_MAX_UNPACKED_BYTES = env_int("CHLOPS_SNAPSHOT_MAX_UNPACKED_BYTES", 4 * 1024 * 1024 * 1024)
 CHLOPS_SEARCH_LATENCY_KEEP = env_int("CHLOPS_SEARCH_LATENCY_KEEP", 1000)  # latest search latencies kept in Redis
 
+# --- Monitoring (DESIGN §10) ----------------------------------------------------------------
+
+CHLOPS_METRICS = env_bool("CHLOPS_METRICS", True)  # off: nothing is counted (the overhead benchmark's baseline)
+CHLOPS_METRICS_FLUSH_SECONDS = float(os.environ.get("CHLOPS_METRICS_FLUSH_SECONDS", "1"))
+
 # --- Auth, sessions, security -------------------------------------------------------------
 
 LOGIN_URL = "/admin/login/"

@@ -41,21 +41,22 @@ def restore_run(ctx: RunContext, params: dict[str, Any]) -> dict:
     return snapshot_restore(ctx, params)
 
 
-IMPORT = JobType(name="import", label="Import", run=entries_import, form=ImportParamsForm, lock_key="import")
+IMPORT = JobType(name="import", label="Import", run=entries_import, form=ImportParamsForm, lock_key="import", module="ingestion")
 EXPORT = JobType(name="export", label="Export", run=entries_export, form=ExportParamsForm, lock_key="export")
-EMBED = JobType(name="embed", label="Embed", run=embed_job, form=EmbedParamsForm, lock_key="embed")
+EMBED = JobType(name="embed", label="Embed", run=embed_job, form=EmbedParamsForm, lock_key="embed", module="embeddings")
 # reindex, snapshot and restore share one lock: each replaces or reads the served index files.
-REINDEX = JobType(name="reindex", label="Reindex", run=reindex_run, form=ReindexParamsForm, lock_key="index")
+REINDEX = JobType(name="reindex", label="Reindex", run=reindex_run, form=ReindexParamsForm, lock_key="index", module="index")
 INGEST = JobType(
     name="ingest",
     label="Ingest",
     run=repository_ingest,
     form=IngestParamsForm,
     lock_key=lambda params: repository_check(url=params["url"]).lock_key,
+    module="ingestion",
 )
-SPARSE = JobType(name="sparse", label="Sparse vectors", run=sparse_generate, form=SparseParamsForm, lock_key="sparse")
+SPARSE = JobType(name="sparse", label="Sparse vectors", run=sparse_generate, form=SparseParamsForm, lock_key="sparse", module="index")
 
-SNAPSHOT = JobType(name="snapshot", label="Snapshot", run=snapshot_run, form=SnapshotParamsForm, lock_key="index")
-RESTORE = JobType(name="restore", label="Restore snapshot", run=restore_run, form=RestoreParamsForm, lock_key="index")
+SNAPSHOT = JobType(name="snapshot", label="Snapshot", run=snapshot_run, form=SnapshotParamsForm, lock_key="index", module="index")
+RESTORE = JobType(name="restore", label="Restore snapshot", run=restore_run, form=RestoreParamsForm, lock_key="index", module="index")
 
 ALL = (IMPORT, EXPORT, EMBED, REINDEX, INGEST, SPARSE, SNAPSHOT, RESTORE)

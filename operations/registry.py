@@ -25,6 +25,7 @@ class JobType:
     # A fixed key, or a function of the cleaned parameters; None means "no lock".
     lock_key: str | Callable[[dict[str, Any]], str | None] | None = None
     cancellable: bool = True
+    module: str = "jobs"  # the monitored module (DESIGN §10) whose work its runs are
 
     def lock_for(self, params: dict[str, Any]) -> str | None:
         return self.lock_key(params) if callable(self.lock_key) else self.lock_key

@@ -1,0 +1,156 @@
+"""Read the store: a series over a time range, the modules' minutes, and the cumulative totals.
+
+Every read is one pipeline. Missing buckets are empty (no traffic, or expired), never an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from chlops.redis_clients import redis_client
+from monitoring.metrics import clock, series
+from monitoring.metrics.series import MINUTE, MODULES, TEN_MINUTES
+from monitoring.metrics.sketch import Sketch
+
+READ_TIMEOUT = 1.0
+
+
+@dataclass
+class Point:
+    """One time bucket of one series: its latency sketch (count, sum, bins) and its errors."""
+
+    at: int
+    sketch: Sketch = field(default_factory=Sketch)
+    errors: int = 0
+
+    @property
+    def count(self) -> int:
+        return self.sketch.count
+
+
+@dataclass
+class ModuleMinute:
+    """A module's numbers for one bucket: work (n, e, s µs) and health checks (cn, cs µs, ce)."""
+
+    n: int = 0
+    e: int = 0
+    s: int = 0
+    cn: int = 0
+    cs: int = 0
+    ce: int = 0
+
+    def add(self, other: ModuleMinute) -> None:
+        for name in ("n", "e", "s", "cn", "cs", "ce"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    @property
+    def errors(self) -> int:
+        return self.e + self.ce
+
+
+def width_for(since: float) -> int:
+    """Minutes while they are kept, ten-minute roll-ups before that."""
+    return MINUTE if since >= clock.now() - series.MINUTE_KEEP + MINUTE else TEN_MINUTES
+
+
+def starts(since: float, until: float, width: int) -> list[int]:
+    """Starts of the buckets of `width` that overlap [since, until)."""
+    first = series.bucket_start(since, width)
+    return list(range(first, int(until), width))
+
+
+def series_points(family: str, key: str, *, since: float, until: float, width: int | None = None) -> list[Point]:
+    """The buckets of one series between two times."""
+    width = width or width_for(since)
+    at = starts(since, until, width)
+    raw = _hgetall([series.series_key(width, start, family, key) for start in at])
+    return [_point(start, fields) for start, fields in zip(at, raw, strict=True)]
+
+
+def series_many(family: str, keys: Iterable[str], *, since: float, until: float, width: int) -> dict[str, list[Point]]:
+    """Several series of one family over the same buckets, in one pipeline."""
+    keys = list(keys)
+    at = starts(since, until, width)
+    raw = _hgetall([series.series_key(width, start, family, key) for key in keys for start in at])
+    return {key: [_point(start, raw[i * len(at) + j]) for j, start in enumerate(at)] for i, key in enumerate(keys)}
+
+
+def modules_points(*, since: float, until: float, width: int | None = None) -> list[tuple[int, dict[str, ModuleMinute]]]:
+    """Every module's numbers per bucket between two times."""
+    width = width or width_for(since)
+    at = starts(since, until, width)
+    raw = _hgetall([series.modules_key(width, start) for start in at])
+    return [(start, _modules(fields)) for start, fields in zip(at, raw, strict=True)]
+
+
+@dataclass
+class Total:
+    """The cumulative histogram of one labelled series, in the buckets /metrics exposes."""
+
+    count: int = 0
+    sum_us: int = 0
+    buckets: list[int] = field(default_factory=lambda: [0] * (len(series.LE) + 1))
+
+
+def totals(family: str) -> dict[tuple[str, ...], Total]:
+    """Every labelled series of a family since the store began: {(key, *labels): Total}."""
+    raw = redis_client(timeout=READ_TIMEOUT).hgetall(series.total_key(family))
+    found: dict[tuple[str, ...], Total] = {}
+    for name, value in raw.items():
+        labelled, _, part = name.decode().rpartition("|")
+        total = found.setdefault(tuple(labelled.split(",")), Total())
+        if part == "n":
+            total.count = int(value)
+        elif part == "s":
+            total.sum_us = int(value)
+        elif part.isdigit() and int(part) < len(total.buckets):
+            total.buckets[int(part)] = int(value)
+    return found
+
+
+def counters() -> dict[tuple[str, str], int]:
+    """Every cumulative counter: {(counter, label value): count}."""
+    raw = redis_client(timeout=READ_TIMEOUT).hgetall(series.COUNTERS_KEY)
+    return {tuple(name.decode().split("|", 1)): int(value) for name, value in raw.items()}  # type: ignore[misc]
+
+
+def _hgetall(keys: list[str]) -> list[dict[bytes, bytes]]:
+    if not keys:
+        return []
+    with redis_client(timeout=READ_TIMEOUT).pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.hgetall(key)
+        return pipe.execute()
+
+
+def _point(start: int, fields: dict[bytes, bytes]) -> Point:
+    point = Point(at=start)
+    if not fields:
+        return point
+    bins = {}
+    for name, value in fields.items():
+        if name == b"n" or name == b"s" or name == b"e":
+            continue
+        bins[int(name)] = int(value)
+    point.sketch.add_bins(bins, total_seconds=int(fields.get(b"s", 0)) / 1_000_000)
+    point.errors = int(fields.get(b"e", 0))
+    return point
+
+
+def _modules(fields: dict[bytes, bytes]) -> dict[str, ModuleMinute]:
+    found: dict[str, ModuleMinute] = {}
+    for name, value in fields.items():
+        module, _, part = name.decode().partition("|")
+        if module in MODULES and part in ("n", "e", "s", "cn", "cs", "ce"):
+            setattr(found.setdefault(module, ModuleMinute()), part, int(value))
+    return found
+
+
+def merged(points: Iterable[Point]) -> Point:
+    """All the points as one (their sketches added): a quantile over a whole range."""
+    total = Point(at=0)
+    for point in points:
+        total.sketch.merge(point.sketch)
+        total.errors += point.errors
+    return total

@@ -1,0 +1,202 @@
+"""Count in memory; flush to Redis once a second, in one pipeline, from one daemon thread per process.
+
+Recording takes a lock for a few dictionary updates and never touches the network, so no request
+waits for metrics. The flush sends what the process counted since the last one as increments
+(HINCRBY), so processes on any number of hosts add up in the same hashes. When Redis does not
+answer, that second's counts are dropped and the drop is counted, here and, once Redis is back, in
+the shared `dropped` counter; nothing piles up in memory.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+from bisect import bisect_left
+from collections import defaultdict
+
+import redis
+from django.conf import settings
+
+from chlops.redis_clients import redis_client
+from monitoring.metrics import clock, series
+from monitoring.metrics.series import LE, MINUTE, TEN_MINUTES, Counter, Family
+from monitoring.metrics.sketch import bin_of
+
+logger = logging.getLogger(__name__)
+
+FLUSH_TIMEOUT = 0.5  # seconds a flush may wait on Redis; only the flusher thread ever waits
+# Add several fields of one hash at once and set when it expires: one command per hash.
+INCREMENTS = """
+for i = 2, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if ARGV[1] ~= '0' then redis.call('EXPIREAT', KEYS[1], ARGV[1]) end
+return 1
+"""
+
+
+class Tally:
+    """What one process counted for one series in one minute."""
+
+    __slots__ = ("n", "e", "us", "bins", "le")
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.e = 0
+        self.us = 0
+        self.bins: dict[int, int] = {}
+        self.le = [0] * (len(LE) + 1)  # the last one is +Inf
+
+    def add(self, index: int, le: int, us: int, error: bool) -> None:
+        self.n += 1
+        self.e += error
+        self.us += us
+        self.bins[index] = self.bins.get(index, 0) + 1
+        self.le[le] += 1
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)  # a forked child counts (and flushes) its own
+        atexit.register(self.flush)
+
+    def _reset(self) -> None:
+        self.lock = threading.Lock()
+        self.flushing = threading.Lock()  # one flush at a time: when flush() returns, all counted before it is sent
+        self.pending: dict[tuple[int, str, str, tuple[str, ...]], Tally] = {}
+        self.counters: dict[tuple[str, str], int] = {}
+        self.dropped = 0  # measurements this process dropped since it started
+        self.dropped_unsent = 0  # of those, not yet added to the shared counter
+        self.last_error = ""
+        self.thread: threading.Thread | None = None
+        self.stopped = threading.Event()
+
+    # --- Recording: called on the request path --------------------------------------------
+
+    def observe(self, family: Family, key: str, labels: tuple[str, ...], seconds: float, *, error: bool = False) -> None:
+        """Count one duration of `family`'s series `key` with `labels` (values outside their sets become "other")."""
+        if not settings.CHLOPS_METRICS:
+            return
+        slot = (series.bucket_start(clock.now(), MINUTE), family.name, family.key_of(key), family.labels_of(labels))
+        index, le, us = bin_of(seconds), bisect_left(LE, seconds), int(seconds * 1_000_000)
+        with self.lock:
+            tally = self.pending.get(slot)
+            if tally is None:
+                tally = self.pending[slot] = Tally()
+            tally.add(index, le, us, error)
+        if self.thread is None:
+            self._start()
+
+    def count(self, counter: Counter, value: str = "", n: int = 1) -> None:
+        """Add `n` to a cumulative counter."""
+        if not settings.CHLOPS_METRICS:
+            return
+        slot = (counter.name, counter.value_of(value))
+        with self.lock:
+            self.counters[slot] = self.counters.get(slot, 0) + n
+        if self.thread is None:
+            self._start()
+
+    # --- Flushing: the daemon thread, or a caller that wants it now -------------------------
+
+    def _start(self) -> None:
+        with self.lock:
+            if self.thread is not None:
+                return
+            self.thread = threading.Thread(target=self._run, name="chlops-metrics", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stopped.wait(settings.CHLOPS_METRICS_FLUSH_SECONDS):
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 — the flusher must outlive any one bad second
+                logger.exception("metrics flush failed")
+
+    def flush(self) -> bool:
+        """Send what was counted since the last flush; False (and the counts dropped) when Redis did not answer."""
+        with self.flushing:
+            return self._flush()
+
+    def _flush(self) -> bool:
+        with self.lock:
+            pending, self.pending = self.pending, {}
+            counters, self.counters = self.counters, {}
+            unsent = self.dropped_unsent
+        if not pending and not counters and not unsent:
+            return True
+        try:
+            self._write(pending, counters, unsent)
+        except (redis.RedisError, OSError) as exc:
+            lost = sum(tally.n for tally in pending.values()) + sum(counters.values())
+            with self.lock:
+                self.dropped += lost
+                self.dropped_unsent += lost
+                self.last_error = str(exc)
+            logger.warning("metrics of the last second dropped (%d measurements): Redis did not answer", lost)
+            return False
+        with self.lock:
+            self.dropped_unsent -= unsent
+            self.last_error = ""
+        return True
+
+    def _write(self, pending: dict, counters: dict[tuple[str, str], int], unsent: int) -> None:
+        hashes = increments(pending)
+        totals = hashes.setdefault((series.COUNTERS_KEY, 0), defaultdict(int))
+        for (name, value), n in counters.items():
+            totals[f"{name}|{value}"] += n
+        if unsent:
+            totals[f"{series.DROPPED.name}|"] += unsent
+        client = redis_client(timeout=FLUSH_TIMEOUT)
+        script = _script(client)
+        with client.pipeline(transaction=False) as pipe:
+            for (key, expire_at), fields in hashes.items():
+                if fields:
+                    args = [expire_at, *(item for pair in fields.items() for item in pair)]
+                    script(keys=[key], args=args, client=pipe)
+            pipe.execute()
+
+
+def increments(pending: dict[tuple[int, str, str, tuple[str, ...]], Tally]) -> dict[tuple[str, int], dict[str, int]]:
+    """The HINCRBYs a flush sends: per (hash key, when it expires), field → amount."""
+    out: dict[tuple[str, int], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for (minute, name, key, labels), tally in pending.items():
+        family = series.FAMILIES[name]
+        module = family.module(key)
+        for width in (MINUTE, TEN_MINUTES):
+            start = series.bucket_start(minute, width)
+            expire_at = start + width + series.keep_for(width)
+            for target in (key, series.ALL) if family.merged else (key,):
+                fields = out[(series.series_key(width, start, name, target), expire_at)]
+                fields["n"] += tally.n
+                fields["e"] += tally.e
+                fields["s"] += tally.us
+                for index, n in tally.bins.items():
+                    fields[str(index)] += n
+            modules = out[(series.modules_key(width, start), start + width + series.keep_for(width, modules=True))]
+            prefix = f"{module}|" if family.work else f"{module}|c"
+            modules[prefix + "n"] += tally.n
+            modules[prefix + "e"] += tally.e
+            modules[prefix + "s"] += tally.us
+        total = out[(series.total_key(name), 0)]
+        labelled = ",".join((key, *labels))
+        total[f"{labelled}|n"] += tally.n
+        total[f"{labelled}|s"] += tally.us
+        for le, n in enumerate(tally.le):
+            if n:
+                total[f"{labelled}|{le}"] += n
+    return out
+
+
+_scripts: dict[int, object] = {}
+
+
+def _script(client: redis.Redis):
+    found = _scripts.get(id(client))
+    if found is None:
+        found = _scripts[id(client)] = client.register_script(INCREMENTS)
+    return found
+
+
+RECORDER = Recorder()

@@ -1,0 +1,199 @@
+"""The series the store keeps, each named from a closed set, and where they live in Redis.
+
+Nothing a user sends becomes part of a name: a key or label outside its set is counted as "other",
+so the number of series, and the memory they take, is bounded by construction.
+
+Layout (every time bucket's keys expire by themselves, at an absolute time from the store's clock):
+
+    chlops:metrics:1m:<minute>:<family>:<key>     hash n, e, s (µs), <bin> → count     8 hours
+    chlops:metrics:10m:<10 minutes>:<family>:<key>  the same, ten minutes at a time           8 days
+    chlops:metrics:1m:<minute>:modules            hash <module>|n|e|s|cn|cs|ce              25 hours
+    chlops:metrics:10m:<10 minutes>:modules       the same                                  8 days
+    chlops:metrics:total:<family>                 hash <labels>|n|s|<le index> → count      never
+    chlops:metrics:total:counters                 hash <counter>|<labels> → count           never
+
+Per module and minute, `n`, `e` and `s` count its work (requests, jobs, searches, embedding batches),
+its errors and their summed duration; `cn`, `cs` and `ce` its health checks, their duration and the
+checks that found it down. The anomaly baseline reads 24 hours of these minutes, which is why they are
+kept longer than the per-series minutes (three numbers per module: a few kilobytes an hour).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
+from indexes.embedders import EMBEDDERS
+from operations import registry
+
+MODULES = (
+    "web",
+    "database",
+    "broker",
+    "event_bus",
+    "cache",
+    "workers",
+    "scheduler",
+    "jobs",
+    "ingestion",
+    "embeddings",
+    "index",
+    "search",
+    "audit",
+)
+CRITICAL = ("web", "database", "broker", "workers")
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
+JOB_OUTCOMES = ("succeeded", "failed", "cancelled")
+OUTCOMES = ("ok", "invalid", "error")
+CHECK_STATUSES = ("healthy", "degraded", "down")
+SEARCH_MODES = ("dense", "sparse", "hybrid")
+OTHER = "other"
+ALL = "_all"  # the merged series of a family whose keys are also kept apart
+
+# The histogram buckets /metrics exposes (seconds): from a quick request to an hour-long job.
+LE = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+
+PREFIX = "chlops:metrics"
+MINUTE = 60
+TEN_MINUTES = 600
+MINUTE_KEEP = 8 * 3600
+MODULE_MINUTE_KEEP = 25 * 3600
+TEN_MINUTES_KEEP = 8 * 86400
+
+
+@dataclass(frozen=True)
+class Family:
+    """A latency histogram per key (module, job type…) with further labels for /metrics only."""
+
+    name: str
+    metric: str
+    help: str
+    key_label: str
+    keys: Callable[[], Collection[str]]
+    labels: tuple[tuple[str, tuple[str, ...]], ...]
+    module: Callable[[str], str]
+    work: bool = True  # its counts are the module's work; a health check's are not
+    merged: bool = False  # also keep the series of all its keys together (ALL)
+
+    def key_of(self, key: str) -> str:
+        return key if key in self.keys() else OTHER
+
+    def labels_of(self, values: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(v if v in allowed else OTHER for v, (_, allowed) in zip(values, self.labels, strict=True))
+
+
+def job_types() -> list[str]:
+    return [job_type.name for job_type in registry.all_types()]
+
+
+def job_module(name: str) -> str:
+    try:
+        return registry.get(name).module
+    except registry.UnknownJobType:
+        return "jobs"
+
+
+HTTP = Family(
+    name="http",
+    metric="chlops_http_request_duration_seconds",
+    help="Time to answer an HTTP request, by the module it belongs to, its method and status class.",
+    key_label="module",
+    keys=lambda: MODULES,
+    labels=(("method", METHODS), ("status_class", STATUS_CLASSES)),
+    module=lambda key: key if key in MODULES else "web",
+    merged=True,
+)
+JOB = Family(
+    name="job",
+    metric="chlops_job_duration_seconds",
+    help="Time a job ran, from its start to its end, by type and outcome.",
+    key_label="type",
+    keys=job_types,
+    labels=(("outcome", JOB_OUTCOMES),),
+    module=job_module,
+)
+SEARCH = Family(
+    name="search",
+    metric="chlops_search_duration_seconds",
+    help="Time to answer a search, by mode and outcome (invalid: the query was refused).",
+    key_label="mode",
+    keys=lambda: SEARCH_MODES,
+    labels=(("outcome", OUTCOMES),),
+    module=lambda key: "search",
+)
+EMBED = Family(
+    name="embed",
+    metric="chlops_embedding_duration_seconds",
+    help="Inference time of one embedding batch, by embedder and outcome.",
+    key_label="embedder",
+    keys=lambda: EMBEDDERS,
+    labels=(("outcome", OUTCOMES),),
+    module=lambda key: "embeddings",
+)
+CHECK = Family(
+    name="check",
+    metric="chlops_health_check_duration_seconds",
+    help="Time a module's health check took, by module and the status it found.",
+    key_label="module",
+    keys=lambda: MODULES,
+    labels=(("status", CHECK_STATUSES),),
+    module=lambda key: key if key in MODULES else "web",
+    work=False,
+)
+FAMILIES = {family.name: family for family in (HTTP, JOB, SEARCH, EMBED, CHECK)}
+
+
+@dataclass(frozen=True)
+class Counter:
+    """A cumulative count for /metrics alone, with one closed label (or none)."""
+
+    name: str
+    metric: str
+    help: str
+    label: str = ""
+    values: Callable[[], Collection[str]] = lambda: ()
+
+    def value_of(self, value: str) -> str:
+        return value if not self.label or value in self.values() else OTHER
+
+
+EMBEDDED_TEXTS = Counter(
+    name="embedded_texts",
+    metric="chlops_embedded_texts",
+    help="Texts embedded, by embedder.",
+    label="embedder",
+    values=lambda: EMBEDDERS,
+)
+DROPPED = Counter(
+    name="dropped",
+    metric="chlops_metrics_dropped",
+    help="Measurements dropped because Redis did not answer when a process flushed them.",
+)
+COUNTERS = {counter.name: counter for counter in (EMBEDDED_TEXTS, DROPPED)}
+
+
+def bucket_start(at: float, width: int) -> int:
+    return int(at // width) * width
+
+
+def series_key(width: int, start: int, family: str, key: str) -> str:
+    return f"{PREFIX}:{'1m' if width == MINUTE else '10m'}:{start}:{family}:{key}"
+
+
+def modules_key(width: int, start: int) -> str:
+    return f"{PREFIX}:{'1m' if width == MINUTE else '10m'}:{start}:modules"
+
+
+def total_key(family: str) -> str:
+    return f"{PREFIX}:total:{family}"
+
+
+COUNTERS_KEY = f"{PREFIX}:total:counters"
+
+
+def keep_for(width: int, *, modules: bool = False) -> int:
+    """Seconds a bucket of `width` is kept after it ends."""
+    if width == TEN_MINUTES:
+        return TEN_MINUTES_KEEP
+    return MODULE_MINUTE_KEEP if modules else MINUTE_KEEP
