@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from operations import broadcasts
 from operations.models import Job, JobState
 from operations.workers import workers_resume
 from tests.browser import dialogs
@@ -97,6 +98,17 @@ class ToastTests:
         assert page.evaluate("document.activeElement !== document.body")  # focus went back into the page
 
 
+    def test_an_action_that_cannot_reach_the_server_says_so(self, page, operator):
+        job = queued_job(operator)
+        log_in(page, operator)
+        open_page(page, "/admin/ops/")
+        page.route(f"**/admin/ops/jobs/{job.pk}/cancel/", lambda route: route.abort("connectionrefused"))
+        page.click(f"#job-{job.pk}-cancel")
+        dialogs.confirm(page)
+        toast = page.wait_for_selector("#ops-toasts-assertive .ops-toast-error")
+        assert toast.inner_text().startswith("The server could not be reached; the action may not have happened.")
+
+
 class ConfirmDialogTests:
     def test_cancel_job_escape_cancels_and_returns_focus_and_the_confirm_button_proceeds(self, page, operator):
         job = queued_job(operator)
@@ -121,6 +133,19 @@ class ConfirmDialogTests:
         page.keyboard.press("Space")
         page.wait_for_selector(f'#job-{job.pk}[data-state="cancelled"]')
         assert Job.objects.get(pk=job.pk).state == JobState.CANCELLED
+
+    def test_a_push_that_replaces_the_row_while_asking_does_not_lose_the_confirmed_cancel(self, page, operator):
+        job = queued_job(operator)
+        log_in(page, operator)
+        open_page(page, "/admin/ops/")
+        page.eval_on_selector(f"#job-{job.pk}", "row => { row.dataset.before = 'push'; }")
+        page.click(f"#job-{job.pk}-cancel")
+        dialogs.confirm_message(page)
+        broadcasts.job_changed(job.pk)  # what a worker's progress does, many times a second
+        page.wait_for_selector(f"#job-{job.pk}:not([data-before])", state="attached")
+        dialogs.confirm(page)
+        page.wait_for_selector(f'#job-{job.pk}[data-state="cancelled"]')
+        assert focused(page) != "" and Job.objects.get(pk=job.pk).state == JobState.CANCELLED
 
     def test_pause_worker_asks_first_and_pauses_only_when_confirmed(self, page, operator, worker):
         log_in(page, operator)

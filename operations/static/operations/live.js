@@ -326,9 +326,12 @@
   function answered(xhr, verb) {
     var told = toastOf(xhr);
     if (told) toast(told.level, told.message);
-    else if (verb === "get") return;
-    else if (xhr.status === 0) toast("error", "The server could not be reached. Check that CHL Ops is running, then try again.");
-    else if (xhr.status >= 400) toast("error", failureText(xhr)); // every action has an outcome, even one no view wrote
+    else if (verb !== "get" && xhr.status >= 400) toast("error", failureText(xhr)); // every action has an outcome
+  }
+
+  function unanswered(verb) {
+    if (verb === "get" || ops.leaving) return; // a poll says so in the live badge; leaving aborts on purpose
+    toast("error", "The server could not be reached; the action may not have happened. Check that CHL Ops is running, reload the page and try again.");
   }
 
   // Read the answer from the request itself: htmx dispatches HX-Trigger events on the element that
@@ -336,12 +339,16 @@
   document.addEventListener("htmx:beforeSend", function (event) {
     var xhr = event.detail.xhr;
     var verb = event.detail.requestConfig && event.detail.requestConfig.verb;
-    if (xhr) xhr.addEventListener("loadend", function () { answered(xhr, verb); });
+    if (!xhr) return;
+    xhr.addEventListener("load", function () { answered(xhr, verb); });
+    xhr.addEventListener("error", function () { unanswered(verb); });
+    xhr.addEventListener("timeout", function () { unanswered(verb); });
   });
 
   // --- Confirmations --------------------------------------------------------------------------
 
   var skipConfirm = null; // the control whose request the operator has just confirmed
+  var pending = null; // the request the open dialog asks about: {detail, invoker}
 
   function confirmDialog(source) {
     var dialog = document.getElementById("ops-confirm");
@@ -349,7 +356,6 @@
     dialog.querySelector("#ops-confirm-message").textContent = source.getAttribute("hx-confirm");
     dialog.querySelector(".ops-dialog-confirm").textContent = source.dataset.confirmButton || "Confirm";
     dialog.querySelector(".ops-dialog-cancel").textContent = source.dataset.confirmDismiss || "Go back";
-    dialog.returnValue = "";
     return dialog;
   }
 
@@ -357,6 +363,32 @@
   function current(element) {
     if (element.isConnected || !element.id) return element;
     return document.getElementById(element.id) || element;
+  }
+
+  function settle(asked, confirmed) {
+    var back = current(asked.invoker);
+    if (back.isConnected) back.focus();
+    if (!confirmed) return;
+    var detail = asked.detail;
+    var elt = current(detail.elt);
+    if (elt === detail.elt) {
+      detail.issueRequest(true);
+    } else if (elt.isConnected) {
+      // The same request from the control that replaced it; htmx.ajax needs no listener on it yet.
+      skipConfirm = elt;
+      htmx.ajax(detail.verb, detail.path, { source: elt, event: detail.triggeringEvent });
+    } else {
+      toast("error", "That control changed while you were deciding; nothing was done. Try again.");
+    }
+  }
+
+  function dialogClosed(event) {
+    var dialog = event.target;
+    // A close event is queued; if the dialog has been opened again since, the opening settled it.
+    if (dialog.open || !pending) return;
+    var asked = pending;
+    pending = null;
+    settle(asked, dialog.returnValue === "confirm");
   }
 
   document.addEventListener("htmx:confirm", function (event) {
@@ -368,27 +400,21 @@
       detail.issueRequest(true);
       return;
     }
+    var dialog = document.getElementById("ops-confirm");
+    if (!dialog) {
+      if (window.confirm(detail.question)) detail.issueRequest(true); // a page without the dialog
+      return;
+    }
+    if (dialog.open) return; // one question at a time
+    if (pending) {
+      var earlier = pending;
+      pending = null;
+      settle(earlier, dialog.returnValue === "confirm");
+    }
     var source = detail.elt.closest("[hx-confirm]") || detail.elt;
-    var invoker = document.activeElement && document.activeElement !== document.body ? document.activeElement : detail.elt;
-    var dialog = confirmDialog(source);
-    dialog.addEventListener(
-      "close",
-      function () {
-        var back = current(invoker);
-        if (back.isConnected) back.focus();
-        if (dialog.returnValue !== "confirm") return;
-        var elt = current(detail.elt);
-        if (elt === detail.elt) {
-          detail.issueRequest(true);
-        } else if (elt.isConnected) {
-          skipConfirm = elt;
-          htmx.trigger(elt, detail.triggeringEvent ? detail.triggeringEvent.type : "click");
-        } else {
-          toast("error", "That control changed while you were deciding; nothing was done. Try again.");
-        }
-      },
-      { once: true }
-    );
+    var focused = document.activeElement;
+    pending = { detail: detail, invoker: focused && focused !== document.body ? focused : detail.elt };
+    confirmDialog(source).returnValue = "";
     dialog.showModal();
     dialog.querySelector(".ops-dialog-cancel").focus(); // the safe choice first; Tab reaches the action
   });
@@ -460,6 +486,8 @@
 
   function start() {
     rememberOnboarding();
+    var dialog = document.getElementById("ops-confirm");
+    if (dialog) dialog.addEventListener("close", dialogClosed);
     var button = document.getElementById("ops-refresh");
     if (button) {
       button.hidden = false;
