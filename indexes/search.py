@@ -17,6 +17,7 @@ from indexes.embedders import embedder_get
 from indexes.models import Entry, Kind
 from indexes.store import IndexMissing
 from indexes.store.reload import latency_record
+from operations import observers
 
 if TYPE_CHECKING:
     from indexes.store import IndexBundle
@@ -52,6 +53,17 @@ def search_params_parse(query: Mapping[str, Any]) -> dict[str, Any]:
 def search(*, query: str, k: int = 10, mode: str = "dense", kind: str | None = None) -> dict[str, Any]:
     """Answer a query with the k best entries, the time it took and the index version that answered."""
     started = time.perf_counter()
+    try:
+        answer = _answer(started, query=query, k=k, mode=mode, kind=kind)
+    except Exception as exc:
+        outcome = "invalid" if isinstance(exc, SearchInvalid) else "error"
+        observers.observe("search", key=str(mode), outcome=outcome, seconds=time.perf_counter() - started)
+        raise
+    observers.observe("search", key=mode, outcome="ok", seconds=answer["took_ms"] / 1000)
+    return answer
+
+
+def _answer(started: float, *, query: str, k: int, mode: str, kind: str | None) -> dict[str, Any]:
     query = _validated(query=query, k=k, mode=mode, kind=kind)
     bundle = _bundle_or_none(required=mode != "sparse")
     if mode == "dense":

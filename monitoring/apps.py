@@ -11,12 +11,14 @@ class MonitoringConfig(AppConfig):
         from celery import signals
 
         from monitoring import cards, heartbeat, roster
+        from monitoring.collectors import work
         from operations import cards as card_registry
-        from operations import workers
+        from operations import observers, workers
 
         card_registry.register(cards.WORKERS)
         card_registry.register(cards.QUEUES)
         workers.roster_register(roster.ROSTER)
+        observers.observer_register(work.work_observed)
         signals.worker_ready.connect(heartbeat.on_worker_ready, weak=False)
         signals.worker_shutdown.connect(heartbeat.on_worker_shutdown, weak=False)
         signals.task_postrun.connect(heartbeat.on_task_postrun, weak=False)

@@ -14,7 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from chlops.exceptions import ChlopsError
-from operations import broadcasts, gates, registry
+from operations import broadcasts, gates, observers, registry
 from operations.models import HistoryKind, Job, JobHistory, JobState
 
 logger = logging.getLogger(__name__)
@@ -167,3 +167,5 @@ def _finish(
         return  # the reaper (or a cancel of a queued job) got there first
     JobHistory.objects.create(job=job, kind=HistoryKind.TRANSITION, state=state, message=error)
     broadcasts.job_changed(job.pk)
+    ran = (fields["finished_at"] - job.started_at).total_seconds() if job.started_at else 0.0
+    observers.observe("job", key=job.type, outcome=state, seconds=max(0.0, ran))

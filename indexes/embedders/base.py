@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from operations import observers
+
 # Embedders whose model fixes the dimension, whatever CHLOPS_EMBEDDING_DIMENSION says.
 FIXED_DIMENSIONS = {"minilm": 384}
 
@@ -57,6 +59,7 @@ class Embedder(ABC):
         except Exception:
             with self._lock:
                 self._errors += 1
+            observers.observe("embed", key=self.name, outcome="error", seconds=0.0, items=len(texts))
             raise
         started = time.perf_counter()
         try:
@@ -64,8 +67,10 @@ class Embedder(ABC):
         except Exception:
             with self._lock:
                 self._errors += 1
+            observers.observe("embed", key=self.name, outcome="error", seconds=time.perf_counter() - started)
             raise
         elapsed_ms = (time.perf_counter() - started) * 1000
+        observers.observe("embed", key=self.name, outcome="ok", seconds=elapsed_ms / 1000, items=len(texts))
         with self._lock:
             self._calls += 1
             self._total_ms += elapsed_ms
