@@ -9,6 +9,13 @@ class ChlopsConfig(AppConfig):
     name = "chlops"
     verbose_name = "CHL Ops"
 
+    def ready(self) -> None:
+        from django.core import checks
+
+        from chlops.checks import test_gates_off
+
+        checks.register(test_gates_off, checks.Tags.security, deploy=True)
+
 
 class ChlopsAdminConfig(BaseAdminConfig):
     default = False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,9 +41,10 @@ def browser(django_db_setup, web_server, stack_env) -> Iterator[object]:
         browser.close()
 
 
-@pytest.fixture
-def page(browser, web_server) -> Iterator[object]:
-    context = browser.new_context(base_url=web_server, viewport={"width": 1440, "height": 1000})
+@contextmanager
+def page_at(browser, web_server, viewport: dict[str, int]) -> Iterator[object]:
+    """A page of its own context at `viewport`; any JavaScript error on it fails the test."""
+    context = browser.new_context(base_url=web_server, viewport=viewport)
     context.set_default_timeout(30_000)  # a loaded 2-core CI machine is slow; events still end the waits early
     page = context.new_page()
     errors: list[str] = []
@@ -50,3 +52,9 @@ def page(browser, web_server) -> Iterator[object]:
     yield page
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def page(browser, web_server) -> Iterator[object]:
+    with page_at(browser, web_server, {"width": 1440, "height": 1000}) as page:
+        yield page

@@ -10,6 +10,7 @@ from operations import broadcasts
 from operations.models import Job, JobState
 from operations.workers import workers_resume
 from tests.browser import dialogs
+from tests.browser.conftest import page_at
 from tests.browser.scenes import busy_scene, open_page
 from tests.browser.test_dashboard import log_in
 
@@ -213,14 +214,8 @@ class RefreshTests:
 class TabletWidthTests:
     @pytest.fixture
     def tablet(self, browser, web_server):
-        context = browser.new_context(base_url=web_server, viewport=TABLET)
-        context.set_default_timeout(30_000)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        yield page
-        context.close()
-        assert not errors, f"JavaScript errors on the page: {errors}"
+        with page_at(browser, web_server, TABLET) as page:
+            yield page
 
     def test_at_768_px_no_page_overflows_and_every_table_fits_its_card(self, tablet, operator, superuser, worker):
         scene = busy_scene(operator, seed=72)

@@ -10,6 +10,7 @@ from ipaddress import ip_network
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from chlops.checks import test_gates_off
 from chlops.settings import env_networks, read_or_create_secret
 from tests.conftest import BASE_DIR
 
@@ -46,3 +47,11 @@ class TrustedProxiesTests:
         monkeypatch.setenv("CHLOPS_TRUSTED_PROXIES", "10.0.0.5,10.0.0.300")
         with pytest.raises(ImproperlyConfigured, match=r"'10\.0\.0\.300' is not an IP address or CIDR network"):
             env_networks("CHLOPS_TRUSTED_PROXIES")
+
+
+class TestGatesCheckTests:
+    def test_deploy_check_refuses_test_gates(self, settings):
+        settings.CHLOPS_TEST_GATES = False
+        assert test_gates_off() == []
+        settings.CHLOPS_TEST_GATES = True
+        assert [message.id for message in test_gates_off()] == ["chlops.E001"]
