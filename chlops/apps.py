@@ -12,9 +12,9 @@ class ChlopsConfig(AppConfig):
     def ready(self) -> None:
         from django.core import checks
 
-        from chlops.checks import test_gates_off
+        from chlops.checks import check_test_gates
 
-        checks.register(test_gates_off, checks.Tags.security, deploy=True)
+        checks.register(check_test_gates, checks.Tags.security, deploy=True)
 
 
 class ChlopsAdminConfig(BaseAdminConfig):

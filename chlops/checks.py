@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core import checks
 
 
-def test_gates_off(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+def check_test_gates(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Refuse a deployment with test gates on: a test could park its jobs at a checkpoint."""
     if not settings.CHLOPS_TEST_GATES:
         return []

@@ -10,7 +10,7 @@ from ipaddress import ip_network
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from chlops.checks import test_gates_off
+from chlops.checks import check_test_gates
 from chlops.settings import env_networks, read_or_create_secret
 from tests.conftest import BASE_DIR
 
@@ -52,6 +52,6 @@ class TrustedProxiesTests:
 class TestGatesCheckTests:
     def test_deploy_check_refuses_test_gates(self, settings):
         settings.CHLOPS_TEST_GATES = False
-        assert test_gates_off() == []
+        assert check_test_gates() == []
         settings.CHLOPS_TEST_GATES = True
-        assert [message.id for message in test_gates_off()] == ["chlops.E001"]
+        assert [message.id for message in check_test_gates()] == ["chlops.E001"]
