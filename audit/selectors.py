@@ -13,6 +13,7 @@ from audit.chain import GENESIS_HASH, HASHED_FIELDS, PRUNE_ACTION, values_hash
 from audit.models import AuditLog
 
 EXPORT_FIELDS = HASHED_FIELDS + ("hash",)
+CHAIN_FIELDS = HASHED_FIELDS + ("hash",)
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class ChainReport:
     rows: int  # rows found intact (before the first bad one, when there is one)
     first_bad: int | None = None
     reason: str = ""
+    last: tuple[int, str] | None = None  # the last row found intact: (id, hash)
 
 
 def auditlog_rows(
@@ -54,12 +56,38 @@ def auditlog_last_id() -> int:
 
 def auditlog_verify(*, chunk_size: int = 5000) -> ChainReport:
     """Walk the chain from its first row and report the first row that does not hold."""
-    names = HASHED_FIELDS + ("hash",)
+    return _chain_walk(auditlog_rows(fields=CHAIN_FIELDS, chunk_size=chunk_size), previous=None)
+
+
+def auditlog_verify_after(*, after: tuple[int, str] | None, limit: int = 5000) -> ChainReport:
+    """Verify at most `limit` rows after `after`, a row (id, hash) found intact before: the incremental check.
+
+    The row itself is checked again first; when it is gone (pruned since), the walk starts over at the
+    first row kept.
+    """
+    previous = None
+    if after is not None:
+        found = AuditLog.objects.filter(pk=after[0]).values_list(*CHAIN_FIELDS).first()
+        if found is not None:
+            row = dict(zip(CHAIN_FIELDS, found, strict=True))
+            stored = row.pop("hash")
+            if stored != after[1] or values_hash(**row) != stored:
+                reason = "its content no longer matches the hash it had when it was verified (it was changed)"
+                return ChainReport(intact=False, rows=0, first_bad=after[0], reason=reason)
+            previous = {"id": after[0], "hash": stored}
+    rows = auditlog_rows(
+        queryset=AuditLog.objects.filter(id__gt=previous["id"]) if previous else None,
+        fields=CHAIN_FIELDS,
+        chunk_size=min(limit, 5000),
+    )
+    return _chain_walk(rows, previous=previous, limit=limit)
+
+
+def _chain_walk(chunks: Iterator[list[tuple]], *, previous: dict[str, Any] | None, limit: int | None = None) -> ChainReport:
     checked = 0
-    previous: dict[str, Any] | None = None
-    for chunk in auditlog_rows(fields=names, chunk_size=chunk_size):
+    for chunk in chunks:
         for values in chunk:
-            row = dict(zip(names, values, strict=True))
+            row = dict(zip(CHAIN_FIELDS, values, strict=True))
             stored = row.pop("hash")
             if previous is None:
                 problem = _chain_start_problem(row)
@@ -76,7 +104,10 @@ def auditlog_verify(*, chunk_size: int = 5000) -> ChainReport:
                 return ChainReport(intact=False, rows=checked, first_bad=row["id"], reason=problem)
             previous = {"id": row["id"], "hash": stored}
             checked += 1
-    return ChainReport(intact=True, rows=checked)
+            if limit is not None and checked >= limit:
+                return ChainReport(intact=True, rows=checked, last=(previous["id"], previous["hash"]))
+    last = (previous["id"], previous["hash"]) if previous else None
+    return ChainReport(intact=True, rows=checked, last=last)
 
 
 def _chain_start_problem(row: dict[str, Any]) -> str:

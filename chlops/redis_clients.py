@@ -23,6 +23,11 @@ def _client(url: str, timeout: float) -> redis.Redis:
     return redis.Redis.from_url(url, socket_connect_timeout=min(timeout, 2.0), socket_timeout=timeout)
 
 
+def redis_async_client(*, timeout: float = 1.0) -> redis.asyncio.Redis:
+    """A fresh asyncio client for settings.REDIS_URL that owns its connections: close it with aclose()."""
+    return redis.asyncio.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=min(timeout, 2.0), socket_timeout=timeout)
+
+
 def redis_async_pool(url: str, *, max_connections: int, timeout: float, **options: Any) -> redis.asyncio.ConnectionPool:
     """A bounded asyncio pool for `url`: at most `max_connections`, a caller waits up to `timeout` s for one."""
     return redis.asyncio.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=timeout, **options)

@@ -211,6 +211,7 @@ CELERY_TASK_DEFAULT_QUEUE = "jobs"
 CELERY_TASK_ROUTES = {
     "operations.tasks.reap_lost_jobs": {"queue": "control"},
     "monitoring.tasks.mark_offline_workers": {"queue": "control"},
+    "monitoring.tasks.health_round": {"queue": "control"},
     "indexes.tasks.embed_dispatch": {"queue": "control"},
     "indexes.tasks.embed_batch": {"queue": "embed"},
 }
@@ -218,6 +219,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_SERIALIZER = "json"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CHLOPS_HEALTH_INTERVAL = env_int("CHLOPS_HEALTH_INTERVAL", 10)  # seconds between health rounds (DESIGN §10)
 CELERY_BEAT_SCHEDULE = {
     "mark-offline-workers": {
         "task": "monitoring.tasks.mark_offline_workers",
@@ -228,6 +230,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "operations.tasks.reap_lost_jobs",
         "schedule": float(env_int("CHLOPS_REAPER_INTERVAL", 15)),
         "options": {"queue": "control"},
+    },
+    # The 13 modules' health checks (DESIGN §10); a round that waited longer than one interval is dropped.
+    "health-round": {
+        "task": "monitoring.tasks.health_round",
+        "schedule": float(CHLOPS_HEALTH_INTERVAL),
+        "options": {"queue": "control", "expires": float(CHLOPS_HEALTH_INTERVAL)},
     },
     # Entries that become pending are queued by themselves: this sends them to `embed` in batches.
     "embed-dispatch": {

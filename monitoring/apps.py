@@ -12,6 +12,7 @@ class MonitoringConfig(AppConfig):
 
         from monitoring import cards, heartbeat, roster
         from monitoring.collectors import work
+        from monitoring.health import beat
         from operations import cards as card_registry
         from operations import observers, workers
 
@@ -23,3 +24,5 @@ class MonitoringConfig(AppConfig):
         signals.worker_shutdown.connect(heartbeat.on_worker_shutdown, weak=False)
         signals.task_postrun.connect(heartbeat.on_task_postrun, weak=False)
         signals.before_task_publish.connect(workers.stamp_sent_at, weak=False)
+        signals.beat_init.connect(beat.on_beat_init, weak=False)
+        signals.before_task_publish.connect(beat.on_task_published, weak=False)

@@ -30,23 +30,25 @@ class Point:
 
 
 @dataclass
-class ModuleMinute:
-    """A module's numbers for one bucket: work (n, e, s µs) and health checks (cn, cs µs, ce)."""
+class Counts:
+    """How many things happened in a bucket, how many failed, and their summed duration in µs."""
 
     n: int = 0
     e: int = 0
     s: int = 0
-    cn: int = 0
-    cs: int = 0
-    ce: int = 0
 
-    def add(self, other: ModuleMinute) -> None:
-        for name in ("n", "e", "s", "cn", "cs", "ce"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+    def add(self, other: Counts) -> None:
+        self.n += other.n
+        self.e += other.e
+        self.s += other.s
 
     @property
-    def errors(self) -> int:
-        return self.e + self.ce
+    def mean_ms(self) -> float | None:
+        return self.s / self.n / 1000 if self.n else None
+
+
+# Per bucket: {module: {family: Counts}}.
+ModuleCounts = dict[str, dict[str, Counts]]
 
 
 def width_for(since: float) -> int:
@@ -76,7 +78,7 @@ def series_many(family: str, keys: Iterable[str], *, since: float, until: float,
     return {key: [_point(start, raw[i * len(at) + j]) for j, start in enumerate(at)] for i, key in enumerate(keys)}
 
 
-def modules_points(*, since: float, until: float, width: int | None = None) -> list[tuple[int, dict[str, ModuleMinute]]]:
+def modules_points(*, since: float, until: float, width: int | None = None) -> list[tuple[int, ModuleCounts]]:
     """Every module's numbers per bucket between two times."""
     width = width or width_for(since)
     at = starts(since, until, width)
@@ -138,12 +140,13 @@ def _point(start: int, fields: dict[bytes, bytes]) -> Point:
     return point
 
 
-def _modules(fields: dict[bytes, bytes]) -> dict[str, ModuleMinute]:
-    found: dict[str, ModuleMinute] = {}
+def _modules(fields: dict[bytes, bytes]) -> ModuleCounts:
+    found: ModuleCounts = {}
     for name, value in fields.items():
-        module, _, part = name.decode().partition("|")
-        if module in MODULES and part in ("n", "e", "s", "cn", "cs", "ce"):
-            setattr(found.setdefault(module, ModuleMinute()), part, int(value))
+        module, family, part = (name.decode().split("|") + ["", ""])[:3]
+        if module in MODULES and family in series.FAMILIES and part in ("n", "e", "s"):
+            counts = found.setdefault(module, {}).setdefault(family, Counts())
+            setattr(counts, part, int(value))
     return found
 
 
@@ -154,3 +157,10 @@ def merged(points: Iterable[Point]) -> Point:
         total.sketch.merge(point.sketch)
         total.errors += point.errors
     return total
+
+
+def recent(family: str, keys: Iterable[str], *, seconds: int) -> Point:
+    """Series of one family over the last `seconds` (the current minute included), merged into one."""
+    now = clock.now()
+    found = series_many(family, keys, since=now - seconds, until=now + 1, width=MINUTE)
+    return merged(point for points in found.values() for point in points)

@@ -175,7 +175,7 @@ def increments(pending: dict[tuple[int, str, str, tuple[str, ...]], Tally]) -> d
                 for index, n in tally.bins.items():
                     fields[str(index)] += n
             modules = out[(series.modules_key(width, start), start + width + series.keep_for(width, modules=True))]
-            prefix = f"{module}|" if family.work else f"{module}|c"
+            prefix = f"{module}|{name}|"
             modules[prefix + "n"] += tally.n
             modules[prefix + "e"] += tally.e
             modules[prefix + "s"] += tally.us

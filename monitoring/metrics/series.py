@@ -7,15 +7,16 @@ Layout (every time bucket's keys expire by themselves, at an absolute time from 
 
     chlops:metrics:1m:<minute>:<family>:<key>     hash n, e, s (µs), <bin> → count     8 hours
     chlops:metrics:10m:<10 minutes>:<family>:<key>  the same, ten minutes at a time           8 days
-    chlops:metrics:1m:<minute>:modules            hash <module>|n|e|s|cn|cs|ce              25 hours
+    chlops:metrics:1m:<minute>:modules            hash <module>|<family>|n|e|s              25 hours
     chlops:metrics:10m:<10 minutes>:modules       the same                                  8 days
     chlops:metrics:total:<family>                 hash <labels>|n|s|<le index> → count      never
     chlops:metrics:total:counters                 hash <counter>|<labels> → count           never
 
-Per module and minute, `n`, `e` and `s` count its work (requests, jobs, searches, embedding batches),
-its errors and their summed duration; `cn`, `cs` and `ce` its health checks, their duration and the
-checks that found it down. The anomaly baseline reads 24 hours of these minutes, which is why they are
-kept longer than the per-series minutes (three numbers per module: a few kilobytes an hour).
+Per module, family and minute, `n`, `e` and `s` count what happened (requests, jobs, searches,
+embedding batches, health checks), how much of it failed and its summed duration: the module cards'
+error counts, trends and anomalies read these. The anomaly baseline reads 24 hours of them, which is
+why they are kept longer than the per-series minutes (a few numbers per module: kilobytes an hour).
+Every request is the web's work; the per-module split of requests is in the `http` series.
 """
 
 from __future__ import annotations
@@ -72,8 +73,8 @@ class Family:
     key_label: str
     keys: Callable[[], Collection[str]]
     labels: tuple[tuple[str, tuple[str, ...]], ...]
-    module: Callable[[str], str]
-    work: bool = True  # its counts are the module's work; a health check's are not
+    module: Callable[[str], str]  # the module whose numbers a key's counts are part of
+    words: str = ""  # what one count is, in a sentence: "requests", "jobs"…
     merged: bool = False  # also keep the series of all its keys together (ALL)
 
     def key_of(self, key: str) -> str:
@@ -101,7 +102,8 @@ HTTP = Family(
     key_label="module",
     keys=lambda: MODULES,
     labels=(("method", METHODS), ("status_class", STATUS_CLASSES)),
-    module=lambda key: key if key in MODULES else "web",
+    module=lambda key: "web",  # the web tier answers every request, whichever module it is about
+    words="requests",
     merged=True,
 )
 JOB = Family(
@@ -112,6 +114,7 @@ JOB = Family(
     keys=job_types,
     labels=(("outcome", JOB_OUTCOMES),),
     module=job_module,
+    words="jobs",
 )
 SEARCH = Family(
     name="search",
@@ -121,6 +124,7 @@ SEARCH = Family(
     keys=lambda: SEARCH_MODES,
     labels=(("outcome", OUTCOMES),),
     module=lambda key: "search",
+    words="searches",
 )
 EMBED = Family(
     name="embed",
@@ -130,6 +134,7 @@ EMBED = Family(
     keys=lambda: EMBEDDERS,
     labels=(("outcome", OUTCOMES),),
     module=lambda key: "embeddings",
+    words="embedding batches",
 )
 CHECK = Family(
     name="check",
@@ -139,7 +144,7 @@ CHECK = Family(
     keys=lambda: MODULES,
     labels=(("status", CHECK_STATUSES),),
     module=lambda key: key if key in MODULES else "web",
-    work=False,
+    words="health checks",
 )
 FAMILIES = {family.name: family for family in (HTTP, JOB, SEARCH, EMBED, CHECK)}
 
