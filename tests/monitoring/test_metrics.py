@@ -73,15 +73,19 @@ class RecorderTests:
         assert abs(minute.sketch.quantile(0.5) - 0.02495) / 0.02495 <= BIN_WIDTH
         assert minute.sketch.sum == pytest.approx(sum(0.010 + i / 10_000 for i in range(300)), rel=1e-4)
 
-    def test_a_module_minute_counts_work_and_health_checks_apart(self, at):
+    def test_a_module_minute_counts_each_family_apart(self, at):
         RECORDER.observe(series.JOB, "reindex", ("failed",), 2.0, error=True)
         RECORDER.observe(series.JOB, "canary", ("succeeded",), 1.0)
         RECORDER.observe(series.CHECK, "index", ("down",), 0.004, error=True)
         RECORDER.flush()
+        RECORDER.observe(series.HTTP, "index", ("GET", "5xx"), 0.5, error=True)
+        RECORDER.flush()
         [(_, modules)] = reading.modules_points(since=at, until=at + 60, width=series.MINUTE)
-        assert (modules["index"].n, modules["index"].e, modules["index"].s) == (1, 1, 2_000_000)
-        assert (modules["index"].cn, modules["index"].ce, modules["index"].cs) == (1, 1, 4000)
-        assert (modules["jobs"].n, modules["jobs"].e) == (1, 0)
+        index = modules["index"]
+        assert (index["job"].n, index["job"].e, index["job"].s) == (1, 1, 2_000_000)
+        assert (index["check"].n, index["check"].e, index["check"].s) == (1, 1, 4000)
+        assert (modules["jobs"]["job"].n, modules["jobs"]["job"].e) == (1, 0)
+        assert "http" not in index and modules["web"]["http"].e == 1  # every request is the web's work
 
     def test_names_outside_their_closed_sets_are_counted_as_other(self, at):
         before = reading.totals("http").get(("other", "other", "other"), reading.Total()).count
