@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from indexes import views as indexes_views
+from monitoring.api import MetricsView
 
 urlpatterns = [
     path("admin/ops/index/", include("indexes.dashboard.urls")),
@@ -15,5 +16,7 @@ urlpatterns = [
     path("ops/", RedirectView.as_view(pattern_name="ops:dashboard", permanent=False)),
     path("api/", include("operations.api.urls")),
     path("api/", include("indexes.urls")),
+    path("api/", include("monitoring.urls")),
+    path("metrics", MetricsView.as_view(), name="metrics"),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]

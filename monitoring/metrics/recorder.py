@@ -59,7 +59,7 @@ class Recorder:
     def __init__(self) -> None:
         self._reset()
         os.register_at_fork(after_in_child=self._reset)  # a forked child counts (and flushes) its own
-        atexit.register(self.flush)
+        atexit.register(self._exit_flush)
 
     def _reset(self) -> None:
         self.lock = threading.Lock()
@@ -114,12 +114,17 @@ class Recorder:
             except Exception:  # noqa: BLE001 — the flusher must outlive any one bad second
                 logger.exception("metrics flush failed")
 
-    def flush(self) -> bool:
+    def flush(self, *, quiet: bool = False) -> bool:
         """Send what was counted since the last flush; False (and the counts dropped) when Redis did not answer."""
         with self.flushing:
-            return self._flush()
+            return self._flush(quiet=quiet)
 
-    def _flush(self) -> bool:
+    def _exit_flush(self) -> None:
+        # A short-lived command's last second; at exit, log streams may be closed already: say nothing.
+        self.stopped.set()
+        self.flush(quiet=True)
+
+    def _flush(self, *, quiet: bool) -> bool:
         with self.lock:
             pending, self.pending = self.pending, {}
             counters, self.counters = self.counters, {}
@@ -134,7 +139,8 @@ class Recorder:
                 self.dropped += lost
                 self.dropped_unsent += lost
                 self.last_error = str(exc)
-            logger.warning("metrics of the last second dropped (%d measurements): Redis did not answer", lost)
+            if not quiet:
+                logger.warning("metrics of the last second dropped (%d measurements): Redis did not answer", lost)
             return False
         with self.lock:
             self.dropped_unsent -= unsent

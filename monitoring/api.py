@@ -1,0 +1,60 @@
+"""The monitoring API and /metrics: parse, call one selector, respond (DESIGN §6)."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse
+from prometheus_client import CONTENT_TYPE_LATEST
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from monitoring import performance, prometheus
+from monitoring.health import selectors
+from operations.api.permissions import CanViewDashboard
+from operations.api.serializers import job_json
+
+
+class HealthView(APIView):
+    permission_classes = [CanViewDashboard]
+
+    def get(self, request):
+        return Response(selectors.health_overview().as_json())
+
+
+class ModuleHealthView(APIView):
+    permission_classes = [CanViewDashboard]
+
+    def get(self, request, name: str):
+        detail = selectors.module_detail(name)
+        view = detail["view"]
+        return Response(
+            {
+                "module": view.name,
+                "title": view.module.title,
+                "about": view.module.about,
+                **view.as_json(),
+                "derived": view.derived,
+                "checks": view.checks,
+                "meaning": {"degraded": view.module.degraded, "down": view.module.down, "what_to_do": view.module.todo},
+                "history": [
+                    {"at": e.at.isoformat(), "status": e.status, "previous": e.previous or None, "message": e.message}
+                    for e in detail["events"]
+                ],
+                "failed_jobs": [job_json(job) for job in detail["failed_jobs"]],
+            }
+        )
+
+
+class PerformanceView(APIView):
+    permission_classes = [CanViewDashboard]
+
+    def get(self, request):
+        return Response(performance.performance(performance.range_parse(request.query_params.get("range"))))
+
+
+class MetricsView(APIView):
+    """Prometheus's scrape: `Authorization: Bearer <token>` of a user who may see the dashboard."""
+
+    permission_classes = [CanViewDashboard]
+
+    def get(self, request):
+        return HttpResponse(prometheus.metrics_text(), content_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,13 @@
+"""Routes of `monitoring` under /api/ (and /metrics, mounted at the root by chlops.urls)."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from monitoring import api
+
+urlpatterns = [
+    path("health", api.HealthView.as_view(), name="api-health"),
+    path("health/modules/<str:name>", api.ModuleHealthView.as_view(), name="api-health-module"),
+    path("monitoring/performance", api.PerformanceView.as_view(), name="api-monitoring-performance"),
+]
