@@ -13,9 +13,15 @@ from chlops.exceptions import ChlopsError
 from monitoring.health.insights import change
 from monitoring.metrics import clock, reading
 from monitoring.metrics.reading import Point
-from monitoring.metrics.series import ALL, MINUTE, MODULES, TEN_MINUTES
+from monitoring.metrics.series import ALL, HOUR, MINUTE, MODULES, TEN_MINUTES
 
-RANGES = {"1h": (3600, MINUTE), "6h": (6 * 3600, MINUTE), "24h": (86400, TEN_MINUTES), "7d": (7 * 86400, TEN_MINUTES)}
+# Seconds, the chart's resolution and the per-module table's: each read stays a few hundred hashes.
+RANGES = {
+    "1h": (3600, MINUTE, MINUTE),
+    "6h": (6 * 3600, MINUTE, TEN_MINUTES),
+    "24h": (86400, TEN_MINUTES, HOUR),
+    "7d": (7 * 86400, HOUR, HOUR),
+}
 DEFAULT_RANGE = "1h"
 QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
 STARTED = time.monotonic()  # near enough this process's start: the URLs load it with the first request
@@ -42,14 +48,13 @@ def range_or_default(value: str | None) -> str:
 def performance(range_name: str) -> dict[str, Any]:
     """Response time p50/p95/p99, request rate, error rate and uptime over the range, their trends,
     the series the charts draw and a row per module."""
-    seconds, width = RANGES[range_name]
+    seconds, width, table_width = RANGES[range_name]
     until = clock.now()
     since = until - seconds
-    everything = reading.series_many("http", [ALL, *MODULES], since=since, until=until + 1, width=width)
-    points = everything.pop(ALL)
-    total = reading.merged(points)
+    points = reading.series_points("http", ALL, since=since, until=until + 1, width=width)
+    rows = reading.merged_many("http", MODULES, since=since, until=until + 1, width=table_width)
     half = len(points) // 2
-    first, second = reading.merged(points[:half]), reading.merged(points[half:])
+    total, first, second = (reading.merged(part) for part in (points, points[:half], points[half:]))
     summary = _summary(total, seconds)
     earlier, later = _summary(first, seconds / 2), _summary(second, seconds / 2)
     return {
@@ -67,7 +72,7 @@ def performance(range_name: str) -> dict[str, Any]:
             "error_rate": change(later["error_rate"], earlier["error_rate"], metric="error rate"),
         },
         "series": _series(points, width),
-        "modules": [_module_row(name, reading.merged(found)) for name, found in everything.items()],
+        "modules": [_module_row(name, point) for name, point in rows.items()],
     }
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from chlops.redis_clients import redis_client
 from monitoring.metrics import clock, series
 from monitoring.metrics.series import MINUTE, MODULES, TEN_MINUTES
@@ -162,5 +164,39 @@ def merged(points: Iterable[Point]) -> Point:
 def recent(family: str, keys: Iterable[str], *, seconds: int) -> Point:
     """Series of one family over the last `seconds` (the current minute included), merged into one."""
     now = clock.now()
-    found = series_many(family, keys, since=now - seconds, until=now + 1, width=MINUTE)
-    return merged(point for points in found.values() for point in points)
+    found = merged_many(family, keys, since=now - seconds, until=now + 1, width=MINUTE)
+    return merged(found.values())
+
+
+def merged_many(family: str, keys: Iterable[str], *, since: float, until: float, width: int) -> dict[str, Point]:
+    """Each series of `keys` over a range, its buckets merged into one point, in one pipeline."""
+    keys = list(keys)
+    at = starts(since, until, width)
+    raw = _hgetall([series.series_key(width, start, family, key) for key in keys for start in at])
+    return {key: _merged_fields(raw[i * len(at) : (i + 1) * len(at)]) for i, key in enumerate(keys)}
+
+
+SPECIAL = np.array([b"n", b"e", b"s"])
+
+
+def _merged_fields(hashes: list[dict[bytes, bytes]]) -> Point:
+    # numpy parses and adds the fields: a week of a series is ~10^5 of them, too many for a Python loop.
+    names: list[bytes] = []
+    values: list[bytes] = []
+    for fields in hashes:
+        names.extend(fields)
+        values.extend(fields.values())
+    point = Point(at=0)
+    if not names:
+        return point
+    name_array, value_array = np.array(names), np.array(values).astype(np.int64)
+    special = np.isin(name_array, SPECIAL)
+    point.errors = int(value_array[name_array == b"e"].sum())
+    bins, counts = name_array[~special].astype(np.int64), value_array[~special]
+    if len(bins):
+        low = int(bins.min())
+        added = np.bincount(bins - low, weights=counts).astype(np.int64)
+        present = np.flatnonzero(added)
+        point.sketch.add_bins(dict(zip((present + low).tolist(), added[present].tolist(), strict=True)))
+    point.sketch.sum = int(value_array[name_array == b"s"].sum()) / 1_000_000
+    return point

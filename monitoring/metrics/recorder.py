@@ -21,7 +21,7 @@ from django.conf import settings
 
 from chlops.redis_clients import redis_client
 from monitoring.metrics import clock, series
-from monitoring.metrics.series import LE, MINUTE, TEN_MINUTES, Counter, Family
+from monitoring.metrics.series import HOUR, LE, MINUTE, TEN_MINUTES, Counter, Family
 from monitoring.metrics.sketch import bin_of
 
 logger = logging.getLogger(__name__)
@@ -170,7 +170,7 @@ def increments(pending: dict[tuple[int, str, str, tuple[str, ...]], Tally]) -> d
     for (minute, name, key, labels), tally in pending.items():
         family = series.FAMILIES[name]
         module = family.module(key)
-        for width in (MINUTE, TEN_MINUTES):
+        for width in (MINUTE, TEN_MINUTES, HOUR):
             start = series.bucket_start(minute, width)
             expire_at = start + width + series.keep_for(width)
             for target in (key, series.ALL) if family.merged else (key,):
@@ -180,6 +180,8 @@ def increments(pending: dict[tuple[int, str, str, tuple[str, ...]], Tally]) -> d
                 fields["s"] += tally.us
                 for index, n in tally.bins.items():
                     fields[str(index)] += n
+            if width == HOUR:
+                continue
             modules = out[(series.modules_key(width, start), start + width + series.keep_for(width, modules=True))]
             prefix = f"{module}|{name}|"
             modules[prefix + "n"] += tally.n

@@ -7,6 +7,7 @@ Layout (every time bucket's keys expire by themselves, at an absolute time from 
 
     chlops:metrics:1m:<minute>:<family>:<key>     hash n, e, s (µs), <bin> → count     8 hours
     chlops:metrics:10m:<10 minutes>:<family>:<key>  the same, ten minutes at a time           8 days
+    chlops:metrics:1h:<hour>:<family>:<key>       the same, an hour at a time                 8 days
     chlops:metrics:1m:<minute>:modules            hash <module>|<family>|n|e|s              25 hours
     chlops:metrics:10m:<10 minutes>:modules       the same                                  8 days
     chlops:metrics:total:<family>                 hash <labels>|n|s|<le index> → count      never
@@ -58,6 +59,8 @@ LE = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10
 PREFIX = "chlops:metrics"
 MINUTE = 60
 TEN_MINUTES = 600
+HOUR = 3600  # roll-ups of series only: a week's table reads 169 of them, not 1,008
+WIDTHS = {MINUTE: "1m", TEN_MINUTES: "10m", HOUR: "1h"}
 MINUTE_KEEP = 8 * 3600
 MODULE_MINUTE_KEEP = 25 * 3600
 TEN_MINUTES_KEEP = 8 * 86400
@@ -183,11 +186,11 @@ def bucket_start(at: float, width: int) -> int:
 
 
 def series_key(width: int, start: int, family: str, key: str) -> str:
-    return f"{PREFIX}:{'1m' if width == MINUTE else '10m'}:{start}:{family}:{key}"
+    return f"{PREFIX}:{WIDTHS[width]}:{start}:{family}:{key}"
 
 
 def modules_key(width: int, start: int) -> str:
-    return f"{PREFIX}:{'1m' if width == MINUTE else '10m'}:{start}:modules"
+    return f"{PREFIX}:{WIDTHS[width]}:{start}:modules"
 
 
 def total_key(family: str) -> str:
@@ -199,6 +202,6 @@ COUNTERS_KEY = f"{PREFIX}:total:counters"
 
 def keep_for(width: int, *, modules: bool = False) -> int:
     """Seconds a bucket of `width` is kept after it ends."""
-    if width == TEN_MINUTES:
+    if width in (TEN_MINUTES, HOUR):
         return TEN_MINUTES_KEEP
     return MODULE_MINUTE_KEEP if modules else MINUTE_KEEP
