@@ -24,8 +24,19 @@ from chlops.redis_clients import redis_client
 
 logger = logging.getLogger(__name__)
 
-OPS_GROUP = "ops"
+OPS_GROUP = "ops"  # the Operations page's group; every other page has its own (page_group)
 SEQ_KEY = "chlops:ops:seq"
+OPERATIONS = "operations"
+
+
+def page_group(page: str) -> str:
+    """The group of the sockets showing `page`: a page subscribes only to what its cards show."""
+    return OPS_GROUP if page == OPERATIONS else f"{OPS_GROUP}.{page}"
+
+
+def _seq_key(page: str) -> str:
+    # One sequence per page, so that a page sees no gap for the messages only other pages get.
+    return SEQ_KEY if page == OPERATIONS else f"{SEQ_KEY}:{page}"
 
 
 @dataclass(frozen=True)
@@ -37,8 +48,17 @@ class Change:
     progress_only: bool = False
 
 
-# Render a change for viewers and for users who may act, or None when there is nothing to show.
-Renderer = Callable[[Change], "tuple[str, str] | None"]
+@dataclass(frozen=True)
+class Rendered:
+    """A change as HTML for viewers and for users who may act, and the page that shows it."""
+
+    html: str
+    html_run: str
+    page: str = OPERATIONS
+
+
+# Render a change, or None when there is nothing to show (a pair of HTML is the Operations page's).
+Renderer = Callable[[Change], "Rendered | tuple[str, str] | None"]
 _renderer: list[Renderer] = []
 
 
@@ -130,8 +150,10 @@ def _publish(change: Change) -> None:
     except Exception:  # noqa: BLE001 — a failed render must not stop the pushes that follow
         logger.exception("%s %s could not be rendered for a live update", change.kind, change.key)
         return
+    if isinstance(rendered, tuple):
+        rendered = Rendered(*rendered)
     if rendered is not None:
-        publish(rendered[0], html_run=rendered[1])
+        publish(rendered.html, html_run=rendered.html_run, page=rendered.page)
 
 
 EXIT_FLUSH_SECONDS = 5.0
@@ -139,27 +161,27 @@ _sending = threading.local()
 _publisher = Publisher()
 
 
-def next_seq() -> int:
-    return int(redis_client().incr(SEQ_KEY))
+def next_seq(page: str = OPERATIONS) -> int:
+    return int(redis_client().incr(_seq_key(page)))
 
 
-def current_seq() -> int:
-    """The sequence number of the latest message sent, for a snapshot to carry."""
-    return int(redis_client().get(SEQ_KEY) or 0)
+def current_seq(page: str = OPERATIONS) -> int:
+    """The sequence number of the latest message sent to a page, for its snapshot to carry."""
+    return int(redis_client().get(_seq_key(page)) or 0)
 
 
-def publish(html: str, *, html_run: str | None = None) -> None:
-    """Send rendered HTML to the group; live updates are best effort and never fail the caller.
+def publish(html: str, *, html_run: str | None = None, page: str = OPERATIONS) -> None:
+    """Send rendered HTML to the sockets showing `page`; live updates are best effort and never fail the caller.
 
     `html_run` is the same fragment with the run/cancel/retry controls, for users allowed to use them.
     """
     event = {"type": "ops.fragment", "html": html, "html_run": html_run or html}
     try:
-        event["seq"] = next_seq()
+        event["seq"] = next_seq(page)
         layer, loop = get_channel_layer(), getattr(_sending, "loop", None)
         if loop is None:
-            async_to_sync(layer.group_send)(OPS_GROUP, event)
+            async_to_sync(layer.group_send)(page_group(page), event)
         else:
-            loop.run_until_complete(layer.group_send(OPS_GROUP, event))
+            loop.run_until_complete(layer.group_send(page_group(page), event))
     except Exception:  # noqa: BLE001 — Redis down: the dashboards fall back to polling
         logger.warning("live update not sent: the channel layer is unavailable", exc_info=settings.DEBUG)

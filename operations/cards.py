@@ -39,6 +39,7 @@ class Card:
     context: Callable[[], dict[str, Any]]
     order: int = 100
     wide: bool = False  # full width below the jobs table, instead of in the grid beside the run card
+    page: str = "operations"  # the page that shows it (see Page); its pushes go to that page's sockets only
 
 
 class UnknownCard(ChlopsError):
@@ -60,8 +61,37 @@ def get(name: str) -> Card:
         raise UnknownCard(f"There is no dashboard card {name!r}.") from None
 
 
-def all_cards() -> list[Card]:
-    return sorted(_cards.values(), key=lambda c: (c.order, c.name))
+def all_cards(page: str | None = None) -> list[Card]:
+    """The cards of one page (of every page when None), in their order."""
+    return sorted((c for c in _cards.values() if page is None or c.page == page), key=lambda c: (c.order, c.name))
+
+
+# --- Pages: the tabs of the ops area (DESIGN §5), each registered by the app that brings it --------
+
+
+@dataclass(frozen=True)
+class Page:
+    name: str
+    title: str
+    url_name: str
+    order: int = 100
+
+
+_pages: dict[str, Page] = {}
+
+
+def page_register(page: Page) -> Page:
+    _pages[page.name] = page
+    return page
+
+
+def pages() -> list[Page]:
+    return sorted(_pages.values(), key=lambda p: (p.order, p.name))
+
+
+def page_known(name: str | None) -> str:
+    """The page a socket asks for by name, or the Operations page for anything else."""
+    return name if name in _pages else "operations"
 
 
 def card_render(card: Card, *, can_run: bool, oob: bool = False, context: dict[str, Any] | None = None) -> str:

@@ -13,7 +13,7 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from operations import broadcasts, fragments
+from operations import broadcasts, cards, fragments
 from operations.access import socket_access
 
 logger = logging.getLogger(__name__)
@@ -72,10 +72,14 @@ class OpsConsumer(AsyncWebsocketConsumer):
         if not getattr(self.scope.get("user"), "is_authenticated", False):
             await self.close()  # nobody logged in: refused before touching Redis, as socket_access would
             return
+        # The page's group only: a page subscribes to what its cards show (DESIGN §5).
+        self.query = {k: v[-1] for k, v in parse_qs(self.scope.get("query_string", b"").decode("latin-1")).items()}
+        self.page = cards.page_known(self.query.get("view"))
+        group = broadcasts.page_group(self.page)
         # Joined before the snapshot reads its sequence number, so that no push falls between the two.
         # A refused socket leaves at once; it is never accepted, so nothing is ever sent to it.
-        self.joined.add(broadcasts.OPS_GROUP)  # before the add: leaving a group never joined is harmless
-        await self.channel_layer.group_add(broadcasts.OPS_GROUP, self.channel_name)
+        self.joined.add(group)  # before the add: leaving a group never joined is harmless
+        await self.channel_layer.group_add(group, self.channel_name)
         snapshot = await database_sync_to_async(self._admit)()
         if snapshot is None:
             await self.groups_leave()
@@ -90,9 +94,8 @@ class OpsConsumer(AsyncWebsocketConsumer):
         allowed, self.can_run = socket_access(self.scope)
         if not allowed:
             return None
-        query = {k: v[-1] for k, v in parse_qs(self.scope.get("query_string", b"").decode("latin-1")).items()}
-        self.filters = fragments.JobFilters.from_query(query)
-        self.job_id = int(query["job"]) if query.get("job", "").isdigit() else None
+        self.filters = fragments.JobFilters.from_query(self.query)
+        self.job_id = int(self.query["job"]) if self.query.get("job", "").isdigit() else None
         return self._render_snapshot()
 
     async def disconnect(self, code: int) -> None:
@@ -116,7 +119,7 @@ class OpsConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=html)
 
     def _render_snapshot(self) -> str:
-        return fragments.snapshot_shared(can_run=self.can_run, filters=self.filters, job_id=self.job_id)
+        return fragments.snapshot_shared(can_run=self.can_run, filters=self.filters, job_id=self.job_id, page=self.page)
 
     async def ops_fragment(self, event: dict[str, Any]) -> None:
         if not self.accepted:

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.template.loader import render_to_string
+from django.urls import reverse
 
 from operations import broadcasts, cards, queueing, selectors
 from operations.broadcasts import Change
@@ -76,8 +77,8 @@ def system_status_context() -> dict[str, Any]:
     return {"redis_up": queueing.broker_available()}
 
 
-def cards_context(*, can_run: bool) -> dict[str, Any]:
-    rendered = [(card, cards.card_render(card, can_run=can_run)) for card in cards.all_cards()]
+def cards_context(*, can_run: bool, page: str = broadcasts.OPERATIONS) -> dict[str, Any]:
+    rendered = [(card, cards.card_render(card, can_run=can_run)) for card in cards.all_cards(page)]
     return {
         "grid_cards": [html for card, html in rendered if not card.wide],
         "wide_cards": [html for card, html in rendered if card.wide],
@@ -88,7 +89,7 @@ def render_card(template: str, name: str, context: dict[str, Any], *, oob: bool 
     return render_to_string(f"{template}#{name}", {**context, "oob": oob})
 
 
-def change_render(change: Change) -> tuple[str, str] | None:
+def change_render(change: Change) -> broadcasts.Rendered | tuple[str, str] | None:
     """Render a change for the broadcast (registered with operations.broadcasts), or None if it is gone."""
     if change.kind == "job":
         try:
@@ -97,9 +98,10 @@ def change_render(change: Change) -> tuple[str, str] | None:
             return None
         return job_fragments_for_everyone(job, with_latest_runs=not change.progress_only)
     try:
-        return cards.card_render_both(cards.get(str(change.key)))
+        card = cards.get(str(change.key))
     except cards.UnknownCard:
         return None  # an optional card this deployment does not show
+    return broadcasts.Rendered(*cards.card_render_both(card), page=card.page)
 
 
 def job_fragments_for_everyone(job: Job, *, with_latest_runs: bool = True) -> tuple[str, str]:
@@ -122,16 +124,20 @@ def seq_marker(seq: int, *, snapshot: bool = False) -> str:
     return f'<div id="ops-seq" data-seq="{int(seq)}"{flag} hx-swap-oob="true"></div>'
 
 
-def snapshot(*, seq: int, can_run: bool, filters: JobFilters, job_id: int | None = None) -> str:
+def snapshot(
+    *, seq: int, can_run: bool, filters: JobFilters, job_id: int | None = None, page: str = broadcasts.OPERATIONS
+) -> str:
     """Render every card of one page afresh, for a socket that (re)connects or missed a message."""
     # A snapshot is sent over a working socket, so Redis answers: clear any "down" notice.
     parts = [seq_marker(seq, snapshot=True), render_card(STATUS, "system-status", {"redis_up": True}, oob=True)]
-    if job_id is None:
+    if page != broadcasts.OPERATIONS:
+        parts.extend(cards.card_render(card, can_run=can_run, oob=True) for card in cards.all_cards(page))
+    elif job_id is None:
         parts.append(
             render_card(DASHBOARD, "jobs-table", jobs_table_context(filters=filters, can_run=can_run), oob=True)
         )
         parts.append(render_card(DASHBOARD, "latest-runs", latest_runs_context(), oob=True))
-        parts.extend(cards.card_render(card, can_run=can_run, oob=True) for card in cards.all_cards())
+        parts.extend(cards.card_render(card, can_run=can_run, oob=True) for card in cards.all_cards(page))
     else:
         job = Job.objects.select_related("requested_by", "retry_of").filter(pk=job_id).first()
         if job is not None:
@@ -143,20 +149,27 @@ _shared: dict[tuple, tuple[float, str]] = {}
 _shared_lock = threading.Lock()
 
 
-def snapshot_shared(*, can_run: bool, filters: JobFilters, job_id: int | None = None) -> str:
+def snapshot_shared(
+    *, can_run: bool, filters: JobFilters, job_id: int | None = None, page: str = broadcasts.OPERATIONS
+) -> str:
     """The snapshot at the current sequence number, rendered once and shared by every client asking for
     the same one (same rights, filters and job) at that number, so a crowd of reconnects renders once."""
     started = time.monotonic()
     # Read before rendering: the snapshot holds everything up to this number, maybe more, never less.
-    seq = broadcasts.current_seq()
-    key = (seq, can_run, filters, job_id)
+    seq = broadcasts.current_seq(page)
+    key = (seq, can_run, filters, job_id, page)
     with _shared_lock:
         found = _shared.get(key)
         if found is not None and started - found[0] <= SNAPSHOT_REUSE_SECONDS:
             return found[1]
-    html = snapshot(seq=seq, can_run=can_run, filters=filters, job_id=job_id)
+    html = snapshot(seq=seq, can_run=can_run, filters=filters, job_id=job_id, page=page)
     with _shared_lock:
         for old in [k for k, (at, _) in _shared.items() if started - at > SNAPSHOT_REUSE_SECONDS]:
             del _shared[old]
         _shared[key] = (started, html)
     return html
+
+
+def tabs_context(current: str) -> dict[str, Any]:
+    """The ops pages' tab bar: every registered page, the current one marked."""
+    return {"ops_tabs": [{"page": page, "url": reverse(page.url_name), "current": page.name == current} for page in cards.pages()]}
