@@ -25,8 +25,16 @@ def parse_bind(bind: str) -> tuple[str, int]:
     return host, int(port)
 
 
+# Seconds a websocket may take from its request to its acceptance. Daphne's default (5 s) cut off the
+# last of 500 dashboards reconnecting at once (after a restart, say), which then all tried again.
+WEBSOCKET_CONNECT_TIMEOUT = 30
+
+
 def daphne_command(host: str, port: int) -> list[str]:
-    return [sys.executable, "-m", "daphne", "-b", host, "-p", str(port), "chlops.asgi:application"]
+    return [
+        sys.executable, "-m", "daphne", "-b", host, "-p", str(port),
+        "--websocket_connect_timeout", str(WEBSOCKET_CONNECT_TIMEOUT), "chlops.asgi:application",
+    ]  # fmt: skip
 
 
 def worker_command(concurrency: int) -> list[str]:

@@ -4,9 +4,11 @@ import asyncio
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
@@ -19,9 +21,10 @@ from websockets.asyncio.client import connect
 from audit.models import AuditLog
 from chlops.asgi import application
 from chlops.redis_clients import redis_client
+from chlops.stack import daphne_command
 from operations import broadcasts, fragments
 from operations.models import Job, JobState
-from tests.conftest import receive_containing, wait_for
+from tests.conftest import Process, free_port, receive_containing, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -267,6 +270,22 @@ time.sleep(600)
 """
 
 
+@pytest.fixture(scope="module")
+def runstack_daphne(stack_env, tmp_path_factory) -> Iterator[str]:
+    """daphne started as `runstack` starts it (its handshake timeout included), on the test database."""
+    port = free_port()
+    process = Process(daphne_command("127.0.0.1", port), stack_env, tmp_path_factory.mktemp("daphne") / "daphne.log")
+
+    def up() -> bool:
+        assert process.popen.poll() is None, process.output()
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", port)) == 0
+
+    wait_for(up, timeout=30, interval=0.1, message="daphne to listen")
+    yield f"http://127.0.0.1:{port}"
+    process.stop()
+
+
 class LiveSocketTests:
     """Through daphne, as browsers meet it: real sockets, the real channel layer and Redis."""
 
@@ -288,12 +307,12 @@ class LiveSocketTests:
 
         assert probe in async_to_sync(scenario)()
 
-    def test_five_hundred_sockets_open_and_close_in_a_burst(self, operator, web_server):
+    def test_five_hundred_sockets_open_and_close_in_a_burst(self, operator, runstack_daphne):
         cookie, before = session_cookie(operator), group_members()
-        url, count = web_server.replace("http", "ws") + "/ws/ops/", 500
+        url, count = runstack_daphne.replace("http", "ws") + "/ws/ops/", 500
 
         async def dashboard():
-            socket = await connect(url, origin=web_server, additional_headers={"Cookie": cookie}, open_timeout=60)
+            socket = await connect(url, origin=runstack_daphne, additional_headers={"Cookie": cookie}, open_timeout=60)
             snapshot = await asyncio.wait_for(socket.recv(), timeout=60)
             return socket, 'data-snapshot="true"' in snapshot
 
