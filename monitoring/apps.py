@@ -18,6 +18,10 @@ class MonitoringConfig(AppConfig):
 
         card_registry.register(cards.WORKERS)
         card_registry.register(cards.QUEUES)
+        card_registry.page_register(cards.PAGE)
+        card_registry.register(cards.OVERVIEW)
+        for card in cards.MODULE_CARDS:
+            card_registry.register(card)
         workers.roster_register(roster.ROSTER)
         observers.observer_register(work.work_observed)
         signals.worker_ready.connect(heartbeat.on_worker_ready, weak=False)

@@ -1,4 +1,5 @@
-"""The workers and queues cards: their names, templates and contexts (see operations.cards)."""
+"""Monitoring's cards: workers and queues on the Operations page; the overall health and the 13
+modules on the Monitoring page (see operations.cards)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from typing import Any
 from django.conf import settings
 
 from monitoring import selectors
+from monitoring.health import selectors as health
+from monitoring.health.modules import ALL as MODULES
+from monitoring.health.services import OVERVIEW_CARD, module_card
 from operations import cards
 from operations import workers as control
 
@@ -31,3 +35,32 @@ def queues_card_context() -> dict[str, Any]:
 
 WORKERS = cards.Card(name="workers-card", template=TEMPLATE, context=workers_card_context, order=20, wide=True)
 QUEUES = cards.Card(name="queues-card", template=TEMPLATE, context=queues_card_context, order=30)
+
+
+# --- The Monitoring page ----------------------------------------------------------------------
+
+PAGE = cards.Page(name="monitoring", title="Monitoring", url_name="monitoring:page", order=20)
+HEALTH_TEMPLATE = "monitoring/health_cards.html"
+
+
+def overview_card_context() -> dict[str, Any]:
+    return {"overview": health.health_overview()}
+
+
+def module_card_context(name: str) -> dict[str, Any]:
+    return {"view": health.health_overview().module(name)}
+
+
+OVERVIEW = cards.Card(
+    name=OVERVIEW_CARD, template=HEALTH_TEMPLATE, context=overview_card_context, order=10, page=PAGE.name
+)
+MODULE_CARDS = tuple(
+    cards.Card(
+        name=module_card(module.name),
+        template=HEALTH_TEMPLATE,
+        context=lambda name=module.name: module_card_context(name),
+        order=20 + position,
+        page=PAGE.name,
+    )
+    for position, module in enumerate(MODULES)
+)

@@ -11,7 +11,7 @@ from typing import Any
 
 from chlops.exceptions import ChlopsError
 from monitoring.health.insights import change
-from monitoring.metrics import clock, reading
+from monitoring.metrics import clock, reading, series
 from monitoring.metrics.reading import Point
 from monitoring.metrics.series import ALL, HOUR, MINUTE, MODULES, TEN_MINUTES
 
@@ -99,3 +99,60 @@ def _module_row(name: str, point: Point) -> dict[str, Any]:
 
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000, 2)
+
+
+# A module's own numbers (monitoring.metrics.series: per module and family) at these resolutions.
+MODULE_WIDTHS = {"1h": MINUTE, "6h": MINUTE, "24h": TEN_MINUTES, "7d": TEN_MINUTES}
+
+
+def module_performance(name: str, range_name: str) -> dict[str, Any]:
+    """A module's series over the range, per family (requests, jobs, searches, batches, health checks):
+    how many per bucket, how many failed, their mean duration, and the same over the whole range."""
+    seconds, width = RANGES[range_name][0], MODULE_WIDTHS[range_name]
+    until = clock.now()
+    points = reading.modules_points(since=until - seconds, until=until + 1, width=width)
+    found = sorted({family for _, by_module in points for family in by_module.get(name, {})}, key=FAMILY_ORDER.index)
+    families = {}
+    for family in found:
+        counts = [by_module.get(name, {}).get(family, reading.Counts()) for _, by_module in points]
+        total = reading.Counts()
+        for c in counts:
+            total.add(c)
+        families[family] = {
+            "words": series.FAMILIES[family].words,
+            "count": [c.n for c in counts],
+            "errors": [c.e for c in counts],
+            "mean_ms": [round(c.mean_ms, 2) if c.mean_ms is not None else None for c in counts],
+            "total": {"count": total.n, "errors": total.e, "mean_ms": round(total.mean_ms, 2) if total.mean_ms is not None else None},
+        }
+    return {"module": name, "range": range_name, "resolution_seconds": width, "t": [at for at, _ in points], "families": families}
+
+
+FAMILY_ORDER = ["http", "job", "search", "embed", "check"]
+
+
+def summaries(perf: dict[str, Any]) -> dict[str, str]:
+    """One sentence per chart of the Monitoring page, for whoever cannot see the chart."""
+    span, q = f"Over the last {perf['range']}", perf["api_response_time"]
+    points = perf["series"]
+    worst = max(((p, t) for p, t in zip(points["p95"], points["t"], strict=True) if p is not None), default=None)
+    busiest = max(zip(points["request_rate"], points["t"], strict=True), default=(0, None))
+    errors = max(((e, t) for e, t in zip(points["error_rate"], points["t"], strict=True) if e), default=None)
+    if q["p95"] is None:
+        latency = f"{span} no request was answered, so there is no response time to show."
+    else:
+        latency = (
+            f"{span}, p95 response time was {q['p95']:.0f} ms (p50 {q['p50']:.0f} ms, p99 {q['p99']:.0f} ms)"
+            + (f"; the highest p95 of one interval was {worst[0]:.0f} ms at {_clock(worst[1])}." if worst else ".")
+        )
+    rate = f"{span}, {perf['request_rate']:.2f} requests per second on average" + (
+        f"; the busiest interval had {busiest[0]:.2f} per second at {_clock(busiest[1])}." if busiest[0] else "."
+    )
+    failing = f"{span}, {perf['error_rate']:.2f} % of requests failed with a server error" + (
+        f"; the worst interval had {errors[0]:.1f} % at {_clock(errors[1])}." if errors else "; no interval had one."
+    )
+    return {"latency": latency, "rate": rate, "errors": failing}
+
+
+def _clock(at: float) -> str:
+    return time.strftime("%H:%M", time.gmtime(at)) + " UTC"

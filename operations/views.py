@@ -29,6 +29,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context = {
         **admin.site.each_context(request),
         "title": "Operations",
+        **fragments.tabs_context("operations"),
         "filter_form": JobFilterForm(initial={"state": filters.state, "type": filters.type}),
         "ws_query": filters.query(),
         **fragments.jobs_table_context(filters=filters, can_run=can_run(request.user)),
@@ -77,6 +78,7 @@ def job_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     context = {
         **admin.site.each_context(request),
         "title": str(job),
+        **fragments.tabs_context("operations"),
         **fragments.job_detail_context(job=job, can_run=can_run(request.user)),
         **fragments.system_status_context(),
     }

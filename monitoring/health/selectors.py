@@ -84,6 +84,12 @@ class Overview:
     def icon(self) -> str:
         return ICONS[self.status]
 
+    @property
+    def counts(self) -> list[tuple[str, int]]:
+        """How many modules are in each status, worst first, for the statuses some module is in."""
+        order = (DOWN, "degraded", UNKNOWN, HEALTHY)
+        return [(status, n) for status in order if (n := sum(1 for v in self.modules if v.status == status))]
+
     def as_json(self) -> dict[str, Any]:
         return {
             "status": self.status,

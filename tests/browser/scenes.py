@@ -21,7 +21,13 @@ class Scene:
     failed: Job
 
     def ops_pages(self) -> list[str]:
-        return ["/admin/ops/", f"/admin/ops/jobs/{self.running.pk}/", f"/admin/ops/jobs/{self.failed.pk}/"]
+        return [
+            "/admin/ops/",
+            f"/admin/ops/jobs/{self.running.pk}/",
+            f"/admin/ops/jobs/{self.failed.pk}/",
+            "/admin/ops/monitoring/",
+            "/admin/ops/monitoring/modules/index/",
+        ]
 
 
 def busy_scene(operator, *, seed: int) -> Scene:

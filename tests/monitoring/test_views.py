@@ -1,0 +1,152 @@
+"""The Monitoring page and a module's page: who sees them, the 13 cards, filter, sort and range from the
+URL (anything not offered falls back), the tab bar, and the page's own socket and pushes."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from django.test import Client
+
+from monitoring.health import runner, services
+from monitoring.health.modules import BY_NAME
+from monitoring.metrics.series import MODULES
+from operations import broadcasts
+from tests.conftest import receive_containing
+from tests.operations.test_consumers import open_socket, seq_of, session_cookie
+
+STATUSES = {"search": "down", "index": "degraded"}
+
+
+def stored(**statuses: str) -> None:
+    answers = [runner.ModuleAnswer(name, statuses.get(name, "healthy"), f"{name} says so.", 4.0 + i, ()) for i, name in enumerate(MODULES)]
+    services.health_store(answers, minutes=None)
+
+
+def slots(html: str) -> list[tuple[str, bool]]:
+    """(module, shown) for each card slot of the page, in page order."""
+    return [(name, not hidden) for name, hidden in re.findall(r'<li class="mon-slot" data-slot="([a-z_]+)"( hidden)?>', html)]
+
+
+def client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.django_db
+class PageTests:
+    def test_the_page_shows_the_overall_health_and_the_thirteen_modules(self, operator):
+        stored(**STATUSES)
+        html = client_for(operator).get("/admin/ops/monitoring/").content.decode()
+        assert 'id="health-overview"' in html
+        assert [name for name, _ in slots(html)] == sorted(MODULES, key=lambda name: BY_NAME[name].title)  # by name
+        for name in MODULES:
+            assert f'<section id="module-{name}"' in html
+        assert 'data-status="down"' in html and "search says so." in html
+        assert re.search(r'<a href="/admin/ops/monitoring/"[^>]*aria-current="page"', html)
+        assert '<a href="/admin/ops/">Operations</a>' in html or 'href="/admin/ops/">Operations' in html
+        assert 'ws-connect="/ws/ops/?view=monitoring"' in html
+        assert 'data-chart-data="{&quot;range&quot;:&quot;1h&quot;' in html
+
+    def test_filter_and_sort_come_from_the_url(self, auditor):
+        stored(**STATUSES)
+        html = client_for(auditor).get("/admin/ops/monitoring/?status=down&sort=status").content.decode()
+        assert [name for name, shown in slots(html) if shown] == ["search"]
+        assert [name for name, _ in slots(html)][:2] == ["search", "index"]  # worst first
+        assert 'value="down" checked' in html and 'value="status" selected' in html
+
+    def test_choices_not_offered_fall_back_to_the_defaults(self, operator):
+        stored()
+        response = client_for(operator).get("/admin/ops/monitoring/?status=nope&sort=%3Cscript%3E&range=2y")
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert all(shown for _, shown in slots(html))
+        assert 'value="all" checked' in html and 'value="name" selected' in html and 'value="1h" checked' in html
+
+    def test_sort_by_response_time_puts_the_slowest_first(self, operator):
+        stored()
+        html = client_for(operator).get("/admin/ops/monitoring/?sort=response").content.decode()
+        assert [name for name, _ in slots(html)][0] == MODULES[-1]  # stored above with the longest time
+
+    def test_who_may_see_it(self, auditor, plain_staff):
+        assert client_for(auditor).get("/admin/ops/monitoring/").status_code == 200
+        assert client_for(plain_staff).get("/admin/ops/monitoring/").status_code == 403
+        assert Client().get("/admin/ops/monitoring/").status_code == 302
+
+    def test_the_operations_page_has_the_tab_bar_too(self, operator):
+        html = client_for(operator).get("/admin/ops/").content.decode()
+        assert re.search(r'<a href="/admin/ops/"[^>]*aria-current="page">Operations</a>', html)
+        assert '<a href="/admin/ops/monitoring/">Monitoring</a>' in html
+        assert 'id="module-web"' not in html  # the Operations page shows its own cards only
+
+    def test_the_range_section_and_each_module_card_answer_alone(self, operator):
+        client = client_for(operator)
+        for name in ("1h", "6h", "24h", "7d"):
+            html = client.get(f"/admin/ops/monitoring/performance/?range={name}").content.decode()
+            assert html.startswith('<section id="mon-performance"') and f'data-range="{name}"' in html
+        for name in MODULES:
+            assert client.get(f"/admin/ops/partials/card/module-{name}/").status_code == 200
+
+
+@pytest.mark.django_db
+class ModulePageTests:
+    def test_a_module_page_has_its_checks_meaning_charts_and_history(self, operator):
+        stored(**STATUSES)
+        services.health_store([runner.ModuleAnswer("search", "healthy", "", 1.0, ())], minutes=None)
+        html = client_for(operator).get("/admin/ops/monitoring/modules/search/?range=24h").content.decode()
+        assert '<section id="module-search"' in html
+        assert "What its states mean" in html and "Half or more of the searches" in html
+        assert 'data-chart-data="{&quot;module&quot;:&quot;search&quot;' in html and 'value="24h" checked' in html
+        assert "down</strong> — search says so." in html and "→ <strong>healthy</strong>" in html
+
+    def test_an_unknown_module_is_404_naming_the_thirteen(self, operator):
+        response = client_for(operator).get("/admin/ops/monitoring/modules/nope/")
+        assert response.status_code == 404
+        assert client_for(operator).get("/admin/ops/monitoring/modules/nope/charts/").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+class MonitoringSocketTests:
+    def test_the_monitoring_socket_gets_a_snapshot_of_its_own_cards_only(self, operator):
+        stored()
+        cookie = session_cookie(operator)
+
+        async def scenario() -> str:
+            socket, connected = await open_socket(cookie, path="/ws/ops/?view=monitoring")
+            assert connected
+            snapshot = await socket.receive_from(timeout=10)
+            await socket.disconnect()
+            return snapshot
+
+        snapshot = async_to_sync(scenario)()
+        assert seq_of(snapshot) == broadcasts.current_seq("monitoring")
+        assert 'id="health-overview"' in snapshot and all(f'id="module-{name}"' in snapshot for name in MODULES)
+        assert 'id="jobs-table"' not in snapshot and 'id="workers-card"' not in snapshot
+
+    def test_a_status_change_is_pushed_to_monitoring_pages_and_not_to_the_operations_page(self, operator):
+        stored()
+        marker = f"marker-{uuid.uuid4().hex}"
+        cookie = session_cookie(operator)
+
+        async def scenario() -> tuple[str, list[str]]:
+            monitoring, _ = await open_socket(cookie, path="/ws/ops/?view=monitoring")
+            ops, _ = await open_socket(cookie)
+            await monitoring.receive_from(timeout=10)
+            await ops.receive_from(timeout=10)
+            await sync_to_async(services.health_store)([runner.ModuleAnswer("cache", "down", "Gone.", 1.0, ())], minutes=None)
+            await sync_to_async(broadcasts.card_changed)("module-cache")
+            await sync_to_async(broadcasts.publish)(f'<div id="{marker}"></div>')  # after it, to the Operations page
+            pushed = await receive_containing(monitoring, 'id="module-cache"')
+            seen = [await ops.receive_from(timeout=10)]
+            while marker not in seen[-1]:
+                seen.append(await ops.receive_from(timeout=10))
+            await monitoring.disconnect()
+            await ops.disconnect()
+            return pushed, seen
+
+        pushed, seen = async_to_sync(scenario)()
+        assert 'data-status="down"' in pushed and "Gone." in pushed and 'hx-swap-oob="true"' in pushed
+        assert not any('id="module-cache"' in message for message in seen)
