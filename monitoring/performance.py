@@ -9,7 +9,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from chlops.exceptions import ChlopsError
+import redis
+
+from chlops.exceptions import ChlopsError, ServiceUnavailable
 from monitoring.health.insights import change
 from monitoring.metrics import clock, reading, series
 from monitoring.metrics.reading import Point
@@ -29,6 +31,13 @@ STARTED = time.monotonic()  # near enough this process's start: the URLs load it
 
 class RangeInvalid(ChlopsError):
     status = 400
+
+
+class MetricsUnavailable(ServiceUnavailable):
+    pass
+
+
+UNAVAILABLE = "The metrics cannot be read: Redis is not answering. Counting resumes by itself when it is back."
 
 
 def range_parse(value: str | None) -> str:
@@ -51,8 +60,11 @@ def performance(range_name: str) -> dict[str, Any]:
     seconds, width, table_width = RANGES[range_name]
     until = clock.now()
     since = until - seconds
-    points = reading.series_points("http", ALL, since=since, until=until + 1, width=width)
-    rows = reading.merged_many("http", MODULES, since=since, until=until + 1, width=table_width)
+    try:
+        points = reading.series_points("http", ALL, since=since, until=until + 1, width=width)
+        rows = reading.merged_many("http", MODULES, since=since, until=until + 1, width=table_width)
+    except redis.RedisError:
+        raise MetricsUnavailable(UNAVAILABLE) from None
     half = len(points) // 2
     total, first, second = (reading.merged(part) for part in (points, points[:half], points[half:]))
     summary = _summary(total, seconds)
@@ -110,7 +122,10 @@ def module_performance(name: str, range_name: str) -> dict[str, Any]:
     how many per bucket, how many failed, their mean duration, and the same over the whole range."""
     seconds, width = RANGES[range_name][0], MODULE_WIDTHS[range_name]
     until = clock.now()
-    points = reading.modules_points(since=until - seconds, until=until + 1, width=width)
+    try:
+        points = reading.modules_points(since=until - seconds, until=until + 1, width=width)
+    except redis.RedisError:
+        raise MetricsUnavailable(UNAVAILABLE) from None
     found = sorted({family for _, by_module in points for family in by_module.get(name, {})}, key=FAMILY_ORDER.index)
     families = {}
     for family in found:

@@ -95,10 +95,16 @@ def monitoring_page(request: HttpRequest) -> HttpResponse:
 
 
 def performance_context(request: HttpRequest, range_name: str) -> dict[str, Any]:
-    perf = performance.performance(range_name)
+    try:
+        perf = performance.performance(range_name)
+    except performance.MetricsUnavailable as exc:
+        perf, unavailable = None, exc.message  # the page still answers, and says why there are no charts
+    else:
+        unavailable = ""
     return {
         "perf": perf,
-        "summaries": performance.summaries(perf),
+        "unavailable": unavailable,
+        "summaries": performance.summaries(perf) if perf else {},
         "choice": ModuleChoice.from_query(request.GET),
         "range": range_name,
         "ranges": list(performance.RANGES),
@@ -127,10 +133,17 @@ def module_page(request: HttpRequest, name: str) -> HttpResponse:
             "view": view,
             "detail": detail,
             "card_html": cards.card_render(cards.get(module_card(name)), can_run=can_run(request.user), context={"view": view}),
-            "series": performance.module_performance(name, context["range"]),
+            **module_series_context(name, context["range"]),
         }
     )
     return render(request, "monitoring/module.html", context)
+
+
+def module_series_context(name: str, range_name: str) -> dict[str, Any]:
+    try:
+        return {"series": performance.module_performance(name, range_name), "unavailable": ""}
+    except performance.MetricsUnavailable as exc:
+        return {"series": None, "unavailable": exc.message}
 
 
 @ops_view(VIEW)
@@ -144,7 +157,7 @@ def module_charts(request: HttpRequest, name: str) -> HttpResponse:
     range_name = performance.range_or_default(request.GET.get("range"))
     context = {
         "view": ModuleView(module=module),
-        "series": performance.module_performance(name, range_name),
+        **module_series_context(name, range_name),
         "range": range_name,
         "ranges": list(performance.RANGES),
     }

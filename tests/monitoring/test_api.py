@@ -63,6 +63,13 @@ class PerformanceApiTests:
             assert body["range"] == name
         assert client.get("/api/monitoring/performance").json()["range"] == "1h"
 
+    def test_without_redis_the_answer_is_503_with_a_sentence(self, operator, settings, tmp_path):
+        client = bearer(operator)
+        settings.REDIS_URL = f"unix://{tmp_path}/gone.sock"
+        response = client.get("/api/monitoring/performance?range=24h")
+        assert response.status_code == 503
+        assert response.json()["error"].startswith("The metrics cannot be read: Redis is not answering.")
+
     def test_a_range_not_offered_is_400_naming_them(self, operator):
         response = bearer(operator).get("/api/monitoring/performance?range=2h")
         assert response.status_code == 400

@@ -71,6 +71,16 @@ class PageTests:
         html = client_for(operator).get("/admin/ops/monitoring/?sort=response").content.decode()
         assert [name for name, _ in slots(html)][0] == MODULES[-1]  # stored above with the longest time
 
+    def test_without_redis_the_page_still_answers_and_says_why_there_are_no_charts(self, operator, settings, tmp_path):
+        stored()
+        client = client_for(operator)
+        settings.REDIS_URL = f"unix://{tmp_path}/gone.sock"
+        html = client.get("/admin/ops/monitoring/").content.decode()
+        assert "The metrics cannot be read: Redis is not answering." in html
+        assert 'data-status="down"' in html and "Redis is not answering: no job starts" in html
+        module = client.get("/admin/ops/monitoring/modules/cache/")
+        assert module.status_code == 200 and "The metrics cannot be read" in module.content.decode()
+
     def test_who_may_see_it(self, auditor, plain_staff):
         assert client_for(auditor).get("/admin/ops/monitoring/").status_code == 200
         assert client_for(plain_staff).get("/admin/ops/monitoring/").status_code == 403
