@@ -167,26 +167,18 @@ class Recorder:
 def increments(pending: dict[tuple[int, str, str, tuple[str, ...]], Tally]) -> dict[tuple[str, int], dict[str, int]]:
     """The HINCRBYs a flush sends: per (hash key, when it expires), field → amount."""
     out: dict[tuple[str, int], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    minutes: dict[tuple[int, str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for (minute, name, key, labels), tally in pending.items():
         family = series.FAMILIES[name]
-        module = family.module(key)
-        for width in (MINUTE, TEN_MINUTES, HOUR):
+        for target in (key, series.ALL) if family.merged else (key,):
+            _add(minutes[(minute, name, target)], tally)
+        module_prefix = f"{family.module(key)}|{name}|"
+        for width in (MINUTE, TEN_MINUTES):
             start = series.bucket_start(minute, width)
-            expire_at = start + width + series.keep_for(width)
-            for target in (key, series.ALL) if family.merged else (key,):
-                fields = out[(series.series_key(width, start, name, target), expire_at)]
-                fields["n"] += tally.n
-                fields["e"] += tally.e
-                fields["s"] += tally.us
-                for index, n in tally.bins.items():
-                    fields[str(index)] += n
-            if width == HOUR:
-                continue
             modules = out[(series.modules_key(width, start), start + width + series.keep_for(width, modules=True))]
-            prefix = f"{module}|{name}|"
-            modules[prefix + "n"] += tally.n
-            modules[prefix + "e"] += tally.e
-            modules[prefix + "s"] += tally.us
+            modules[module_prefix + "n"] += tally.n
+            modules[module_prefix + "e"] += tally.e
+            modules[module_prefix + "s"] += tally.us
         total = out[(series.total_key(name), 0)]
         labelled = ",".join((key, *labels))
         total[f"{labelled}|n"] += tally.n
@@ -194,7 +186,25 @@ def increments(pending: dict[tuple[int, str, str, tuple[str, ...]], Tally]) -> d
         for le, n in enumerate(tally.le):
             if n:
                 total[f"{labelled}|{le}"] += n
+    # A minute's fields are its roll-ups' too: built once, copied (in C) to each resolution's key.
+    for (minute, name, key), fields in minutes.items():
+        for width in (MINUTE, TEN_MINUTES, HOUR):
+            start = series.bucket_start(minute, width)
+            slot = (series.series_key(width, start, name, key), start + width + series.keep_for(width))
+            if slot in out:
+                for field, n in fields.items():
+                    out[slot][field] += n
+            else:
+                out[slot] = defaultdict(int, fields)
     return out
+
+
+def _add(fields: dict[str, int], tally: Tally) -> None:
+    fields["n"] += tally.n
+    fields["e"] += tally.e
+    fields["s"] += tally.us
+    for index, n in tally.bins.items():
+        fields[str(index)] += n
 
 
 _scripts: dict[int, object] = {}
