@@ -21,7 +21,7 @@ from django.conf import settings
 
 from chlops.redis_clients import redis_client
 from monitoring.metrics import clock, series
-from monitoring.metrics.series import HOUR, LE, MINUTE, TEN_MINUTES, Counter, Family
+from monitoring.metrics.series import LE, MINUTE, TEN_MINUTES, Counter, Family
 from monitoring.metrics.sketch import bin_of
 
 logger = logging.getLogger(__name__)
@@ -188,7 +188,7 @@ def increments(pending: dict[tuple[int, str, str, tuple[str, ...]], Tally]) -> d
                 total[f"{labelled}|{le}"] += n
     # A minute's fields are its roll-ups' too: built once, copied (in C) to each resolution's key.
     for (minute, name, key), fields in minutes.items():
-        for width in (MINUTE, TEN_MINUTES, HOUR):
+        for width in series.widths_of(key):
             start = series.bucket_start(minute, width)
             slot = (series.series_key(width, start, name, key), start + width + series.keep_for(width))
             if slot in out:

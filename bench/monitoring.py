@@ -1,0 +1,453 @@
+"""Monitoring's costs and accuracy (issue 9), each against a baseline measured in the same run.
+
+    python bench/monitoring.py [--seconds 8] [--rounds 3] [--reps 10] [--skip overhead,flush,history,quantiles,browser]
+
+1. overhead  — a trivial view (`/ops/`, a redirect through every middleware) served by two daphne
+               processes at once, one counting metrics and one with CHLOPS_METRICS=0, under the same
+               load in alternating rounds: p50 and p95 per request.
+2. flush     — one process recording 1,000 requests a second (spread over modules, methods, status
+               classes, lognormal latencies) and flushing once a second: CPU of recording and of the
+               flush, as % of one core, and Redis's own CPU; baseline: the same loop with metrics off.
+3. history   — 7 days of history for every series (one-minute keys for 8 h, ten-minute and hourly
+               roll-ups for 8 days, the modules' minutes, cumulative totals for every label set):
+               Redis memory it takes; /metrics render time, the Monitoring page's server time and the
+               performance API for 7 days, against a bare view in the same process.
+4. quantiles — 1,000,000 lognormal samples: relative error of p50/p95/p99 read from the sketch,
+               against exact; baseline: Prometheus's default buckets with histogram_quantile.
+5. browser   — from a module breaking (the index file moved away) to its card showing it degraded
+               in Chromium, with health rounds every 10 s as beat sends them: p50/p95, split into
+               waiting for the next round and the round plus the push.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import math
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench._stack import BASE_DIR, machine, migrate, percentile, setup_django, start_redis, table  # noqa: E402
+
+# The flush thread of this process sleeps: the flush benchmark flushes by hand to time it alone.
+DATA_DIR = setup_django(CHLOPS_METRICS_FLUSH_SECONDS="3600")
+REDIS = start_redis()
+migrate()
+
+from django.conf import settings  # noqa: E402
+from django.contrib.auth.models import Group, User  # noqa: E402
+from django.test import Client  # noqa: E402
+
+from chlops.redis_clients import redis_client  # noqa: E402
+from monitoring.health import runner, services  # noqa: E402
+from monitoring.metrics import RECORDER, series  # noqa: E402
+from monitoring.metrics.recorder import Tally, increments  # noqa: E402
+from monitoring.metrics.sketch import GAMMA, Sketch  # noqa: E402
+from operations.groups import groups_ensure  # noqa: E402
+
+LOG_GAMMA = math.log(GAMMA)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def daphne(port: int, log: Path, **env: str) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "chlops.asgi:application"],
+        cwd=BASE_DIR, env={**os.environ, **env}, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            get(port, "/ops/")
+            return process
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"daphne did not start; see {log}")
+
+
+def get(port: int, path: str, connection: http.client.HTTPConnection | None = None) -> int:
+    own = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    own.request("GET", path, headers={"Host": "localhost"})
+    response = own.getresponse()
+    response.read()
+    if connection is None:
+        own.close()
+    return response.status
+
+
+def operator() -> User:
+    groups_ensure()
+    user, _ = User.objects.get_or_create(username="bench-operator", defaults={"is_staff": True})
+    user.groups.add(Group.objects.get(name="Operators"))
+    return user
+
+
+# --- 1. Request overhead -------------------------------------------------------------------------
+
+
+def load(port: int, seconds: float, clients: int) -> list[float]:
+    """Latencies of `clients` keep-alive connections requesting /ops/ back to back for `seconds`."""
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    stop = time.monotonic() + seconds
+
+    def client(i: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        while time.monotonic() < stop:
+            started = time.perf_counter()
+            get(port, "/ops/", connection)
+            latencies[i].append(time.perf_counter() - started)
+        connection.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [x for found in latencies for x in found]
+
+
+def bench_overhead(seconds: float, rounds: int, clients: int = 4) -> list[list[object]]:
+    with_port, without_port = free_port(), free_port()
+    counting = daphne(with_port, DATA_DIR / "with.log", CHLOPS_METRICS="1")
+    plain = daphne(without_port, DATA_DIR / "without.log", CHLOPS_METRICS="0")
+    try:
+        load(with_port, 1, clients), load(without_port, 1, clients)  # warm both
+        found: dict[str, list[float]] = {"with": [], "without": []}
+        for _ in range(rounds):  # alternating, so a noisy neighbour hits both alike
+            found["with"] += load(with_port, seconds, clients)
+            found["without"] += load(without_port, seconds, clients)
+    finally:
+        counting.terminate()
+        plain.terminate()
+    rows = []
+    for name in ("without", "with"):
+        values = found[name]
+        rows.append([f"{name} monitoring", len(values), f"{percentile(values, 50) * 1000:.2f} ms", f"{percentile(values, 95) * 1000:.2f} ms"])
+    p95_with, p95_without = percentile(found["with"], 95), percentile(found["without"], 95)
+    added = p95_with - p95_without
+    allowed = max(0.05 * p95_without, 0.0002)
+    rows.append(["added at p95", "", "", f"{added * 1000:+.2f} ms ({added / p95_without:+.1%}); target ≤ {allowed * 1000:.2f} ms"])
+    return rows
+
+
+# --- 2. Flush cost ----------------------------------------------------------------------------------
+
+LABELS = [
+    (module, method, status)
+    for module in series.MODULES
+    for method, status in (("GET", "2xx"), ("GET", "2xx"), ("GET", "3xx"), ("POST", "2xx"), ("GET", "4xx"), ("GET", "5xx"))
+]
+
+
+def recording_loop(seconds: int, rate: int, *, flush: bool) -> tuple[float, float]:
+    """(process CPU s, of which flushing) for `rate` observations a second over `seconds`."""
+    rng = np.random.default_rng(5)
+    latencies = rng.lognormal(-4, 0.8, rate).tolist()
+    picks = [LABELS[i] for i in rng.integers(0, len(LABELS), rate)]
+    flushing = 0.0
+    started_cpu = time.process_time()
+    for _second in range(seconds):
+        tick = time.monotonic()
+        for i in range(rate):
+            module, method, status = picks[i]
+            RECORDER.observe(series.HTTP, module, (method, status), latencies[i], error=status == "5xx")
+            if i % 100 == 99:  # spread over the second, as traffic is
+                time.sleep(max(0.0, tick + (i + 1) / rate - time.monotonic()))
+        if flush:
+            before = time.thread_time()
+            assert RECORDER.flush()
+            flushing += time.thread_time() - before
+        time.sleep(max(0.0, tick + 1 - time.monotonic()))
+    return time.process_time() - started_cpu, flushing
+
+
+def redis_cpu() -> float:
+    process = psutil.Process(REDIS.pid) if REDIS else None
+    return sum(process.cpu_times()[:2]) if process else 0.0
+
+
+def bench_flush(seconds: int, rate: int = 1000) -> list[list[object]]:
+    settings.CHLOPS_METRICS = False
+    idle_cpu, _ = recording_loop(seconds, rate, flush=False)
+    settings.CHLOPS_METRICS = True
+    redis_before = redis_cpu()
+    busy_cpu, flushing = recording_loop(seconds, rate, flush=True)
+    redis_used = redis_cpu() - redis_before
+    recording = busy_cpu - flushing - idle_cpu
+    return [
+        ["baseline: the same loop, metrics off", f"{idle_cpu / seconds:.2%}", "", ""],
+        ["recording (observe), 1,000 a second", f"{recording / seconds:.2%}", f"{recording / (seconds * rate) * 1e6:.1f} µs each", ""],
+        ["flush, once a second", f"{flushing / seconds:.2%}", f"{flushing / seconds * 1000:.1f} ms each", "≤ 2 % of one core"],
+        ["recording + flush", f"{(recording + flushing) / seconds:.2%}", "", "≤ 2 % of one core"],
+        ["Redis applying the flushes", f"{redis_used / seconds:.2%}", "", ""],
+    ]
+
+
+# --- 3. Seven days of history -----------------------------------------------------------------------
+
+
+def synthetic_tally(rng: np.random.Generator, n: int, mean_log: float, errors: float) -> Tally:
+    values = rng.lognormal(mean_log, 0.8, n)
+    tally = Tally()
+    bins, counts = np.unique(np.ceil(np.log(np.maximum(values, 1e-6)) / LOG_GAMMA).astype(int), return_counts=True)
+    tally.bins = dict(zip(bins.tolist(), counts.tolist(), strict=True))
+    tally.n, tally.e, tally.us = n, int(n * errors), int(values.sum() * 1e6)
+    return tally
+
+
+def history_series() -> list[tuple[str, str, tuple[str, ...]]]:
+    """Every series the store can hold, with one label set each (more label sets only add to the totals)."""
+    found = []
+    for family in series.FAMILIES.values():
+        for key in family.keys():
+            found.append((family.name, key, tuple(allowed[0] for _, allowed in family.labels)))
+    return found
+
+
+def history_fill(now: float) -> int:
+    """Write 7 days of every series straight into its buckets; return the keys written."""
+    rng = np.random.default_rng(11)
+    client = redis_client(timeout=30)
+    every = history_series()
+    keys = 0
+    # Minutes for 25 hours: the modules' minutes are kept that long (a series' minute past 8 h expires at once).
+    plans = [(series.MINUTE, 25 * 3600, 60), (series.TEN_MINUTES, 8 * 86400, 300), (series.HOUR, 8 * 86400, 600)]
+    for width, keep, samples in plans:
+        starts = range(series.bucket_start(now - keep + width, width), int(now), width)
+        for start in starts:
+            pending = {(start, name, key, labels): synthetic_tally(rng, samples, -4 + 0.1 * i % 2, 0.01) for i, (name, key, labels) in enumerate(every)}
+            with client.pipeline(transaction=False) as pipe:
+                for (hash_key, expire_at), fields in increments(pending).items():
+                    if not _wanted(hash_key, width):
+                        continue
+                    pipe.hset(hash_key, mapping=fields)
+                    if expire_at:
+                        pipe.expireat(hash_key, expire_at)
+                    keys += 1
+                pipe.execute()
+    # Every label set of /metrics: each module × method × status class, each job type × outcome…
+    totals: dict[tuple[str, int], dict[str, int]] = defaultdict(dict)
+    for family in series.FAMILIES.values():
+        for key in family.keys():
+            for combo in _combos([allowed for _, allowed in family.labels]):
+                tally = synthetic_tally(rng, 50, -4, 0.01)
+                for (hash_key, expire_at), fields in increments({(series.bucket_start(now, 60), family.name, key, combo): tally}).items():
+                    if expire_at == 0:
+                        totals[(hash_key, 0)].update(fields)
+    with client.pipeline(transaction=False) as pipe:
+        for (hash_key, _), fields in totals.items():
+            pipe.hset(hash_key, mapping=fields)
+        pipe.execute()
+    return keys
+
+
+def _wanted(hash_key: str, width: int) -> bool:
+    """Of what increments() writes for a bucket, only the resolution being filled (totals come last)."""
+    if ":total:" in hash_key:
+        return False
+    return f":{series.WIDTHS[width]}:" in hash_key
+
+
+def _combos(sets: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    combos: list[tuple[str, ...]] = [()]
+    for allowed in sets:
+        combos = [c + (v,) for c in combos for v in allowed]
+    return combos
+
+
+def timed(call, repeat: int) -> list[float]:
+    found = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        found.append(time.perf_counter() - started)
+    return found
+
+
+def bench_history(repeat: int = 30) -> tuple[list[list[object]], str]:
+    client = redis_client(timeout=30)
+    before = client.info("memory")["used_memory"]
+    started = time.perf_counter()
+    keys = history_fill(time.time())
+    filled = time.perf_counter() - started
+    used = client.info("memory")["used_memory"] - before
+    services.health_store([runner.ModuleAnswer(name, "healthy", "", 3.0, ()) for name in series.MODULES], minutes=None)
+    user = operator()
+    browser = Client(HTTP_HOST="localhost")
+    browser.force_login(user)
+    from operations.tokens import token_create
+
+    scraper = Client(HTTP_HOST="localhost", HTTP_AUTHORIZATION=f"Bearer {token_create(user=user, name='bench', source='cli')[1]}")
+    for path in ("/metrics", "/admin/ops/monitoring/", "/ops/"):
+        (scraper if path == "/metrics" else browser).get(path)  # warm
+    measures = [
+        ("baseline: a bare view (`/ops/` redirect)", lambda: browser.get("/ops/"), ""),
+        ("`/metrics`, every label set", lambda: scraper.get("/metrics"), "p95 ≤ 100 ms"),
+        ("Monitoring page (1h range)", lambda: browser.get("/admin/ops/monitoring/"), "p95 ≤ 300 ms"),
+        ("performance API, 7d range", lambda: browser.get("/api/monitoring/performance?range=7d"), ""),
+        ("Monitoring page, 7d range", lambda: browser.get("/admin/ops/monitoring/?range=7d"), ""),
+    ]
+    rows = []
+    for name, call, target in measures:
+        values = timed(call, repeat)
+        rows.append([name, f"{percentile(values, 50) * 1000:.1f} ms", f"{percentile(values, 95) * 1000:.1f} ms", target])
+    size = len(scraper.get("/metrics").content)
+    note = f"{keys:,} hashes written in {filled:.0f} s; Redis memory for 7 days of every series: {used / 2**20:.1f} MiB (target ≤ 50 MB); /metrics is {size / 1024:.0f} KiB"
+    return rows, note
+
+
+# --- 4. Quantile accuracy ----------------------------------------------------------------------------
+
+PROMETHEUS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+
+
+def histogram_quantile(q: float, values: np.ndarray) -> float:
+    """Prometheus's histogram_quantile over its default buckets: linear inside the bucket."""
+    bounds = np.array(PROMETHEUS_BUCKETS)
+    counts = np.searchsorted(np.sort(values), bounds, side="right")
+    rank = q * len(values)
+    index = int(np.searchsorted(counts, rank))
+    if index >= len(bounds):
+        return float(bounds[-1])
+    lower, below = (0.0, 0) if index == 0 else (bounds[index - 1], counts[index - 1])
+    return float(lower + (bounds[index] - lower) * (rank - below) / max(1, counts[index] - below))
+
+
+def bench_quantiles(samples: int = 1_000_000) -> list[list[object]]:
+    values = np.random.default_rng(2).lognormal(-3.5, 1.0, samples)
+    sketch = Sketch()
+    started = time.perf_counter()
+    for value in values.tolist():
+        sketch.add(value)
+    took = time.perf_counter() - started
+    rows = []
+    for q in (0.5, 0.95, 0.99):
+        exact = float(np.quantile(values, q))
+        ours = sketch.quantile(q)
+        theirs = histogram_quantile(q, values)
+        rows.append([f"p{round(q * 100)}", f"{exact * 1000:.2f} ms", f"{ours * 1000:.2f} ms ({abs(ours - exact) / exact:.2%})",
+                     f"{theirs * 1000:.2f} ms ({abs(theirs - exact) / exact:.1%})"])  # fmt: skip
+    rows.append(["bins used", "", f"{len(sketch.bins)} ({took / samples * 1e6:.2f} µs per sample added)", f"{len(PROMETHEUS_BUCKETS) + 1}"])
+    return rows
+
+
+# --- 5. Break → card, in a browser ------------------------------------------------------------------
+
+
+def bench_browser(reps: int) -> list[list[object]]:
+    from playwright.sync_api import sync_playwright
+
+    from indexes.services.reindex import index_rebuild
+    from indexes.store import index_manifest, served_dir
+    from tests.indexes.index_factories import RunCtx, entries_with_vectors, unit_rows
+
+    entries_with_vectors(unit_rows(50, seed=3), prefix="bench-health")
+    index_rebuild(RunCtx(), {})
+    services.health_round()
+    port = free_port()
+    web = daphne(port, DATA_DIR / "browser-web.log")
+    interval = settings.CHLOPS_HEALTH_INTERVAL
+    rounds_done: list[float] = []
+    stop = threading.Event()
+
+    def beat() -> None:  # what celery beat does: a round every interval, whatever happens
+        while not stop.wait(interval):
+            services.health_round()
+            rounds_done.append(time.monotonic())
+
+    user = operator()
+    user.set_password("bench-password-1")
+    user.save()
+    total, waiting, delivering = [], [], []
+    name = sorted(index_manifest()["files"])[0]
+    served = served_dir() / name
+    ticker = threading.Thread(target=beat, daemon=True)
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # ORM calls between browser steps, as the browser tests do
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=["--no-sandbox"])
+            page = browser.new_page(base_url=f"http://127.0.0.1:{port}")
+            page.goto("/admin/login/")
+            page.fill("#id_username", user.username)
+            page.fill("#id_password", "bench-password-1")
+            page.click("input[type=submit]")
+            page.wait_for_url("**/admin/")
+            page.goto("/admin/ops/monitoring/")
+            page.wait_for_function("() => window.chlopsOps && window.chlopsOps.lastSeq !== null")
+            ticker.start()
+            for _ in range(reps):
+                page.wait_for_selector('#module-index[data-status="healthy"]', timeout=60_000)
+                time.sleep(random.uniform(0, interval))  # break at any point of beat's cycle
+                seen = len(rounds_done)
+                broken = time.monotonic()
+                served.rename(served.with_name(name + ".away"))
+                page.wait_for_selector('#module-index[data-status="degraded"]', timeout=60_000)
+                shown = time.monotonic()
+                found_by = next(at for at in rounds_done[seen:])  # the first round that ended after the break
+                total.append(shown - broken)
+                delivering.append(max(0.0, shown - found_by))
+                waiting.append(total[-1] - delivering[-1])
+                served.with_name(name + ".away").rename(served)
+            browser.close()
+    finally:
+        stop.set()
+        web.terminate()
+    return [
+        ["break → card shows it (total)", f"{percentile(total, 50):.2f} s", f"{percentile(total, 95):.2f} s", "report (alerts issue: 1 s)"],
+        ["  of which: waiting for the next round", f"{percentile(waiting, 50):.2f} s", f"{percentile(waiting, 95):.2f} s", f"rounds every {interval} s"],
+        ["  of which: round ended → card in the browser", f"{percentile(delivering, 50) * 1000:.0f} ms", f"{percentile(delivering, 95) * 1000:.0f} ms", ""],
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=8, help="seconds per load round (overhead) and of recording (flush ×2)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating load rounds per server")
+    parser.add_argument("--reps", type=int, default=10, help="breaks of the index for the browser measure")
+    parser.add_argument("--skip", default="", help="comma-separated: overhead,flush,history,quantiles,browser")
+    args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+    print(f"Machine: {machine()}; load average {os.getloadavg()[0]:.2f} at start")
+    try:
+        if "overhead" not in skip:
+            print("\nRequest overhead: `/ops/` with and without monitoring, 4 keep-alive clients, alternating rounds")
+            print(table(["server", "requests", "p50", "p95"], bench_overhead(args.seconds, args.rounds)))
+        if "flush" not in skip:
+            print("\nFlush cost at 1,000 requests a second (CPU as % of one core)")
+            print(table(["what", "CPU", "per call", "target"], bench_flush(int(args.seconds * 2))))
+        if "quantiles" not in skip:
+            print("\nQuantile accuracy, 1,000,000 lognormal samples (relative error)")
+            print(table(["quantile", "exact", "our bins (2 %)", "baseline: Prometheus default buckets"], bench_quantiles()))
+        if "history" not in skip:
+            rows, note = bench_history()
+            print("\nSeven days of history for every series: server time, 30 requests each")
+            print(table(["request", "p50", "p95", "target"], rows))
+            print(note)
+        if "browser" not in skip:
+            print(f"\nA module breaking → its card in Chromium ({args.reps} breaks of the index)")
+            print(table(["measure", "p50", "p95", "target"], bench_browser(args.reps)))
+    finally:
+        print(f"\nLoad average {os.getloadavg()[0]:.2f} at the end")
+        if REDIS:
+            REDIS.terminate()
+
+
+if __name__ == "__main__":
+    main()
