@@ -203,9 +203,9 @@ def bench_flush(seconds: int, rate: int = 1000) -> list[list[object]]:
 # --- 3. Seven days of history -----------------------------------------------------------------------
 
 
-def synthetic_tally(rng: np.random.Generator, n: int, mean_log: float, errors: float) -> Tally:
+def synthetic_tally(rng: np.random.Generator, n: int, mean_log: float, errors: float, buckets: int = len(series.LE)) -> Tally:
     values = rng.lognormal(mean_log, 0.8, n)
-    tally = Tally()
+    tally = Tally(buckets)
     bins, counts = np.unique(np.ceil(np.log(np.maximum(values, 1e-6)) / LOG_GAMMA).astype(int), return_counts=True)
     tally.bins = dict(zip(bins.tolist(), counts.tolist(), strict=True))
     tally.n, tally.e, tally.us = n, int(n * errors), int(values.sum() * 1e6)
@@ -232,7 +232,10 @@ def history_fill(now: float) -> int:
     for width, keep, samples in plans:
         starts = range(series.bucket_start(now - keep + width, width), int(now), width)
         for start in starts:
-            pending = {(start, name, key, labels): synthetic_tally(rng, samples, -4 + 0.1 * i % 2, 0.01) for i, (name, key, labels) in enumerate(every)}
+            pending = {
+                (start, name, key, labels): synthetic_tally(rng, samples, -4 + 0.1 * i % 2, 0.01, len(series.FAMILIES[name].le))
+                for i, (name, key, labels) in enumerate(every)
+            }
             with client.pipeline(transaction=False) as pipe:
                 for (hash_key, expire_at), fields in increments(pending).items():
                     if not _wanted(hash_key, width):
@@ -247,7 +250,8 @@ def history_fill(now: float) -> int:
     for family in series.FAMILIES.values():
         for key in family.keys():
             for combo in _combos([allowed for _, allowed in family.labels]):
-                tally = synthetic_tally(rng, 50, -4, 0.01)
+                tally = synthetic_tally(rng, 50, -4, 0.01, len(family.le))
+                tally.le = np.histogram(rng.lognormal(-4, 0.8, 50), bins=[0, *family.le, np.inf])[0].tolist()
                 for (hash_key, expire_at), fields in increments({(series.bucket_start(now, 60), family.name, key, combo): tally}).items():
                     if expire_at == 0:
                         totals[(hash_key, 0)].update(fields)

@@ -44,7 +44,7 @@ class StoreCollector:
                 if len(values) != len(labels):
                     continue
                 cumulative, buckets = 0, []
-                for bound, n in zip([*map(str, series.LE), "+Inf"], total.buckets, strict=True):
+                for bound, n in zip([*map(str, family.le), "+Inf"], total.buckets, strict=True):
                     cumulative += n
                     buckets.append((bound, cumulative))
                 metric.add_metric(list(values), buckets, total.sum_us / 1_000_000)

@@ -90,20 +90,22 @@ def modules_points(*, since: float, until: float, width: int | None = None) -> l
 
 @dataclass
 class Total:
-    """The cumulative histogram of one labelled series, in the buckets /metrics exposes."""
+    """The cumulative histogram of one labelled series, in the buckets /metrics exposes (+Inf last)."""
 
     count: int = 0
     sum_us: int = 0
-    buckets: list[int] = field(default_factory=lambda: [0] * (len(series.LE) + 1))
+    buckets: list[int] = field(default_factory=list)
 
 
 def totals(family: str) -> dict[tuple[str, ...], Total]:
     """Every labelled series of a family since the store began: {(key, *labels): Total}."""
     raw = redis_client(timeout=READ_TIMEOUT).hgetall(series.total_key(family))
+    size = len(series.FAMILIES[family].le) + 1
     found: dict[tuple[str, ...], Total] = {}
     for name, value in raw.items():
         labelled, _, part = name.decode().rpartition("|")
-        total = found.setdefault(tuple(labelled.split(",")), Total())
+        labels = tuple(labelled.split(","))
+        total = found.get(labels) or found.setdefault(labels, Total(buckets=[0] * size))
         if part == "n":
             total.count = int(value)
         elif part == "s":

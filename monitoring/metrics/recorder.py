@@ -21,7 +21,7 @@ from django.conf import settings
 
 from chlops.redis_clients import redis_client
 from monitoring.metrics import clock, series
-from monitoring.metrics.series import LE, MINUTE, TEN_MINUTES, Counter, Family
+from monitoring.metrics.series import MINUTE, TEN_MINUTES, Counter, Family
 from monitoring.metrics.sketch import bin_of
 
 logger = logging.getLogger(__name__)
@@ -40,12 +40,12 @@ class Tally:
 
     __slots__ = ("n", "e", "us", "bins", "le")
 
-    def __init__(self) -> None:
+    def __init__(self, buckets: int = len(series.LE)) -> None:
         self.n = 0
         self.e = 0
         self.us = 0
         self.bins: dict[int, int] = {}
-        self.le = [0] * (len(LE) + 1)  # the last one is +Inf
+        self.le = [0] * (buckets + 1)  # the last one is +Inf
 
     def add(self, index: int, le: int, us: int, error: bool) -> None:
         self.n += 1
@@ -79,11 +79,11 @@ class Recorder:
         if not settings.CHLOPS_METRICS:
             return
         slot = (series.bucket_start(clock.now(), MINUTE), family.name, family.key_of(key), family.labels_of(labels))
-        index, le, us = bin_of(seconds), bisect_left(LE, seconds), int(seconds * 1_000_000)
+        index, le, us = bin_of(seconds), bisect_left(family.le, seconds), int(seconds * 1_000_000)
         with self.lock:
             tally = self.pending.get(slot)
             if tally is None:
-                tally = self.pending[slot] = Tally()
+                tally = self.pending[slot] = Tally(len(family.le))
             tally.add(index, le, us, error)
         if self.thread is None:
             self._start()

@@ -49,7 +49,7 @@ MODULES = (
 )
 CRITICAL = ("web", "database", "broker", "workers")
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
+STATUS_CLASSES = ("2xx", "3xx", "4xx", "5xx")  # Django's views never answer 1xx
 JOB_OUTCOMES = ("succeeded", "failed", "cancelled")
 OUTCOMES = ("ok", "invalid", "error")
 CHECK_STATUSES = ("healthy", "degraded", "down")
@@ -57,8 +57,9 @@ SEARCH_MODES = ("dense", "sparse", "hybrid")
 OTHER = "other"
 ALL = "_all"  # the merged series of a family whose keys are also kept apart
 
-# The histogram buckets /metrics exposes (seconds): from a quick request to an hour-long job.
-LE = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+# The histogram buckets /metrics exposes (seconds): for a request, a search, a check or a batch; for a job.
+LE = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+LE_JOBS = (0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0)
 
 PREFIX = "chlops:metrics"
 MINUTE = 60
@@ -82,7 +83,8 @@ class Family:
     labels: tuple[tuple[str, tuple[str, ...]], ...]
     module: Callable[[str], str]  # the module whose numbers a key's counts are part of
     words: str = ""  # what one count is, in a sentence: "requests", "jobs"…
-    merged: bool = False  # also keep the series of all its keys together (ALL)
+    merged: bool = False
+    le: tuple[float, ...] = LE  # the buckets /metrics exposes  # also keep the series of all its keys together (ALL)
 
     def key_of(self, key: str) -> str:
         return key if key in self.keys() else OTHER
@@ -122,6 +124,7 @@ JOB = Family(
     labels=(("outcome", JOB_OUTCOMES),),
     module=job_module,
     words="jobs",
+    le=LE_JOBS,
 )
 SEARCH = Family(
     name="search",

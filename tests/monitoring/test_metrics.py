@@ -92,13 +92,13 @@ class RecorderTests:
 
     def test_names_outside_their_closed_sets_are_counted_as_other(self, at):
         before = reading.totals("http").get(("other", "other", "other"), reading.Total()).count
-        RECORDER.observe(series.HTTP, "/etc/passwd", ("BREW", "999"), 0.001)
+        RECORDER.observe(series.HTTP, "/etc/passwd", ("BREW", "1xx"), 0.001)
         RECORDER.flush()
         assert reading.totals("http")[("other", "other", "other")].count == before + 1
         assert not redis_client().keys("*passwd*")
 
     def test_cumulative_totals_sort_durations_into_the_exposed_buckets(self, at):
-        before = reading.totals("search").get(("hybrid", "ok"), reading.Total())
+        before = reading.totals("search").get(("hybrid", "ok"), reading.Total(buckets=[0] * (len(series.LE) + 1)))
         for seconds in (0.0005, 0.001, 0.02, 0.02, 7.0, 5000.0):
             RECORDER.observe(series.SEARCH, "hybrid", ("ok",), seconds)
         RECORDER.count(series.EMBEDDED_TEXTS, "hashing", 40)
