@@ -87,5 +87,5 @@ def status_icon(status: str) -> str:
 
 @register.filter
 def to_json(value: Any) -> str:
-    """JSON for a data-* attribute (the template escapes it): htmx drops <script> blocks it swaps in."""
+    """JSON for a data-* attribute (the template escapes it): htmx drops the script blocks it swaps in."""
     return json.dumps(value, separators=(",", ":"))
