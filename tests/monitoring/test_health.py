@@ -17,9 +17,10 @@ from django.utils import timezone
 from health_check import HealthCheck
 from health_check.exceptions import ServiceUnavailable, ServiceWarning
 
+from chlops.redis_clients import redis_client
 from indexes.services.reindex import index_rebuild
 from indexes.store import index_manifest, served_dir
-from monitoring.health import runner, selectors, services
+from monitoring.health import beat, runner, selectors, services
 from monitoring.health.modules import ALL, Module, module_get
 from monitoring.metrics.series import CRITICAL, MODULES
 from monitoring.models import HealthEvent, ModuleHealth
@@ -271,6 +272,9 @@ class HealthCommandTests:
         assert "failed" in out.getvalue() and "It fell over." in out.getvalue()
 
     def test_the_scheduler_is_down_when_beat_never_sent_a_task(self):
+        redis_client().delete(beat.BEAT_KEY)  # whatever an earlier test's process may have noted
+        out = io.StringIO()
         with pytest.raises(SystemExit) as raised:
-            call_command("health", "--module", "scheduler", stdout=io.StringIO())
-        assert raised.value.code == 2
+            call_command("health", "--module", "scheduler", stdout=out)
+        assert raised.value.code == 2, out.getvalue()
+        assert "celery beat has sent no task since Redis started" in out.getvalue()
