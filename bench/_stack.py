@@ -38,6 +38,22 @@ def start_redis():
     return None
 
 
+def database_ensure(url: str) -> None:
+    """Create a benchmark's PostgreSQL database when the server does not have it yet."""
+    import dj_database_url
+    import psycopg
+
+    db = dj_database_url.parse(url)
+    server = psycopg.connect(
+        host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"], password=db["PASSWORD"] or None,
+        dbname="postgres", autocommit=True,
+    )  # fmt: skip
+    with server:
+        if not server.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone():
+            server.execute(f'CREATE DATABASE "{db["NAME"]}"')
+            print(f"created database {db['NAME']}")
+
+
 def migrate() -> None:
     from django.core.management import call_command
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._stack import machine, migrate, percentile, setup_django, table  # noqa: E402
+from bench._stack import database_ensure, machine, migrate, percentile, setup_django, table  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/chlops_bench"
 ACTIONS = [
@@ -45,22 +45,6 @@ ACTIONS = [
 SOURCES = ["web", "admin", "api", "cli", "cron", "system"]
 TARGET_P95_MS = 300
 BATCH = 500_000
-
-
-def database_ensure(url: str) -> None:
-    """Create the benchmark database when the server does not have it yet."""
-    import dj_database_url
-    import psycopg
-
-    db = dj_database_url.parse(url)
-    server = psycopg.connect(
-        host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"], password=db["PASSWORD"] or None,
-        dbname="postgres", autocommit=True,
-    )  # fmt: skip
-    with server:
-        if not server.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone():
-            server.execute(f'CREATE DATABASE "{db["NAME"]}"')
-            print(f"created database {db['NAME']}")
 
 
 def users_ensure(actors: int) -> tuple[object, list[tuple[int, str]]]:

@@ -44,6 +44,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._stack import (  # noqa: E402
     BASE_DIR,
+    database_ensure,
     machine,
     migrate,
     percentile,
@@ -66,22 +67,6 @@ TARGETS = {
 
 
 # --- Seeding ------------------------------------------------------------------------------
-
-
-def database_ensure(url: str) -> None:
-    """Create the PostgreSQL benchmark database when the server does not have it yet."""
-    import dj_database_url
-    import psycopg
-
-    db = dj_database_url.parse(url)
-    server = psycopg.connect(
-        host=db["HOST"] or "127.0.0.1", port=db["PORT"] or 5432, user=db["USER"], password=db["PASSWORD"] or None,
-        dbname="postgres", autocommit=True,
-    )  # fmt: skip
-    with server:
-        if not server.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone():
-            server.execute(f'CREATE DATABASE "{db["NAME"]}"')
-            print(f"created database {db['NAME']}")
 
 
 def users_ensure() -> tuple[object, list[int]]:
