@@ -309,6 +309,13 @@ CHLOPS_SEARCH_LATENCY_KEEP = env_int("CHLOPS_SEARCH_LATENCY_KEEP", 1000)  # late
 CHLOPS_METRICS = env_bool("CHLOPS_METRICS", True)  # off: nothing is counted (the overhead benchmark's baseline)
 CHLOPS_METRICS_FLUSH_SECONDS = float(os.environ.get("CHLOPS_METRICS_FLUSH_SECONDS", "1"))
 
+# --- Peers and credentials (DESIGN §12) ---------------------------------------------------
+
+CREDENTIALS_DIR = DATA_DIR / "credentials"  # one file per secret, mode 0600; the database holds metadata only
+IDENTITY_KEY_PATH = DATA_DIR / "signing-key.pem"  # this instance's Ed25519 key, generated once, mode 0600
+CHLOPS_PEER_TIMEOUT = float(os.environ.get("CHLOPS_PEER_TIMEOUT", "5"))  # seconds for one call to a peer
+CHLOPS_PEER_MAX_SKEW_SECONDS = env_int("CHLOPS_PEER_MAX_SKEW_SECONDS", 60)
+
 # --- Auth, sessions, security -------------------------------------------------------------
 
 LOGIN_URL = "/admin/login/"

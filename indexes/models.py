@@ -88,3 +88,66 @@ class IndexSnapshot(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# --- Credentials and peers (DESIGN §12) ------------------------------------------------------
+
+
+class CredentialKind(models.TextChoices):
+    PEER_TOKEN = "peer_token", "Peer token"
+    GIT_TOKEN = "git_token", "Git host token"
+
+
+class Credential(models.Model):
+    """A secret's metadata; the secret itself is a file of chlops.credentials and never in the database."""
+
+    name = models.CharField(max_length=64, unique=True, help_text="Also the name of its file under the data dir.")
+    kind = models.CharField(max_length=16, choices=CredentialKind.choices)
+    fingerprint = models.CharField(max_length=16, help_text="A short SHA-256 of the secret, to tell secrets apart.")
+    set_at = models.DateTimeField()
+    set_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_verified_at = models.DateTimeField(null=True, blank=True)
+    last_ok = models.BooleanField(null=True, blank=True, help_text="The last verification's outcome; empty: never verified.")
+    last_result = models.TextField(blank=True, help_text="The last verification's answer, in a sentence.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Peer(models.Model):
+    """Another CHL Ops instance that this one verifies and, later, syncs the corpus with."""
+
+    name = models.CharField(max_length=64, unique=True)
+    base_url = models.URLField(max_length=500)
+    credential = models.ForeignKey(
+        Credential, on_delete=models.PROTECT, related_name="peers", help_text="The token this instance calls the peer with."
+    )
+    # The peer's Ed25519 public key (base64 of the raw 32 bytes), recorded on first contact.
+    signing_key = models.CharField(max_length=64, blank=True)
+    signing_key_fingerprint = models.CharField(max_length=64, blank=True)
+    signing_key_recorded_at = models.DateTimeField(null=True, blank=True)
+    enabled = models.BooleanField(default=True)
+    # Where the last complete sync in each direction ended, as the side that produced it counts.
+    push_watermark = models.CharField(max_length=64, blank=True)
+    pull_watermark = models.CharField(max_length=64, blank=True)
+    pushed_at = models.DateTimeField(null=True, blank=True)
+    pulled_at = models.DateTimeField(null=True, blank=True)
+    last_verified_at = models.DateTimeField(null=True, blank=True)
+    last_ok = models.BooleanField(null=True, blank=True)
+    last_result = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [("sync_peers", "Can call /api/sync/* as another CHL Ops instance")]
+
+    def __str__(self) -> str:
+        return self.name

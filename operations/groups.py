@@ -1,4 +1,4 @@
-"""The Operators and Auditors groups and their permissions (DESIGN §7)."""
+"""The Operators, Auditors and Peers groups and their permissions (DESIGN §7)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ GROUPS = {
         ("audit", "view_auditlog"),
         ("audit", "export_auditlog"),
     ],
+    # The accounts other CHL Ops instances call /api/sync/* with: not staff, nothing else.
+    "Peers": [
+        ("indexes", "sync_peers"),
+    ],
 }
 
 
@@ -37,6 +41,7 @@ def groups_ensure(*, apps=global_apps) -> None:
     Permission = apps.get_model("auth", "Permission")
     for name, perms in GROUPS.items():
         group, _ = Group.objects.get_or_create(name=name)
-        group.permissions.set(
-            [Permission.objects.get(content_type__app_label=app, codename=codename) for app, codename in perms]
-        )
+        # A permission of a model that a later migration creates is not there yet; that migration
+        # calls this again (indexes 0006 for the Peers group's).
+        found = [Permission.objects.filter(content_type__app_label=app, codename=codename).first() for app, codename in perms]
+        group.permissions.set([permission for permission in found if permission is not None])
