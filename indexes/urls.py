@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path
 
 from indexes.api.views import IndexView, SearchView
+from indexes.peers import api as peers_api
 from indexes.snapshots import api as snapshots_api
 from indexes.views import ExportDownloadView
 
@@ -24,5 +25,6 @@ urlpatterns = [
         snapshots_api.SnapshotRestoreView.as_view(),
         name="api-snapshot-restore",
     ),
+    path("sync/identity", peers_api.IdentityView.as_view(), name="api-sync-identity"),
     path("exports/<path:name>", ExportDownloadView.as_view(), name="api-export-download"),
 ]

@@ -18,23 +18,30 @@ from audit.services import audit_denied
 
 VIEW = "operations.view_dashboard"
 RUN = "operations.run_jobs"
+# Not a permission any group can be given: credentials, peers and the Settings page are superusers' (DESIGN §7).
+SUPERUSER = "superuser"
+# What another CHL Ops instance calls /api/sync/* with: a token of a user in the Peers group, who need not be staff.
+SYNC = "indexes.sync_peers"
 SOURCE = "web"
 DENIED = {
     VIEW: "You do not have permission to see the operations dashboard. "
     "Ask an administrator to add you to the Operators or Auditors group.",
     RUN: "You do not have permission to run, cancel or retry jobs. Ask an administrator to add you to the Operators group.",
+    SUPERUSER: "Only a superuser may see and change settings, credentials and peers. Ask a superuser to do this.",
+    SYNC: "Only another CHL Ops instance may call the sync API: use a token of a user in the Peers group.",
 }
 
 
 def access_allowed(user: Any, perm: str) -> bool:
-    """Say whether `user` is active staff holding `perm`: the one rule behind every check below."""
-    return bool(
-        user is not None
-        and getattr(user, "is_authenticated", False)
-        and user.is_active
-        and user.is_staff
-        and user.has_perm(perm)
-    )
+    """Say whether `user` is active staff holding `perm` (a peer's account for SYNC, a superuser for
+    SUPERUSER): the one rule behind every check below."""
+    if not (user is not None and getattr(user, "is_authenticated", False) and user.is_active):
+        return False
+    if perm == SYNC:
+        return user.has_perm(perm)
+    if not user.is_staff:
+        return False
+    return user.is_superuser if perm == SUPERUSER else user.has_perm(perm)
 
 
 def can_view(user: Any) -> bool:
@@ -56,9 +63,15 @@ def access_check(request: HttpRequest, perm: str, *, source: str, channel: str =
     return False
 
 
-def socket_access(scope: dict[str, Any]) -> tuple[bool, bool]:
-    """Say whether a websocket's user may watch and may run jobs; audit the refusal of a logged-in user."""
-    if not access_check(handshake_request(scope), VIEW, source=SOURCE, channel="websocket"):
+def can_manage_settings(user: Any) -> bool:
+    """Say whether `user` may see and change credentials, peers and the Settings page."""
+    return access_allowed(user, SUPERUSER)
+
+
+def socket_access(scope: dict[str, Any], perm: str = VIEW) -> tuple[bool, bool]:
+    """Say whether a websocket's user may watch (a page that needs `perm`) and may run jobs; audit the
+    refusal of a logged-in user."""
+    if not access_check(handshake_request(scope), perm, source=SOURCE, channel="websocket"):
         return False, False
     return True, can_run(scope.get("user"))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import permissions
 
-from operations.access import RUN, VIEW, access_check
+from operations.access import RUN, SUPERUSER, SYNC, VIEW, access_check
 
 SOURCE = "api"
 
@@ -24,6 +24,16 @@ class CanViewDashboard(HasPerm):
 
 class CanRunJobs(HasPerm):
     perm = RUN
+
+
+class IsSuperuser(HasPerm):
+    perm = SUPERUSER
+
+
+class IsPeer(HasPerm):
+    """Another CHL Ops instance, by a token of a user in the Peers group (DESIGN §7)."""
+
+    perm = SYNC
 
 
 class ViewOrRun(permissions.BasePermission):

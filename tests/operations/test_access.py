@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, Permission
 from django.test import Client
 
 from audit.models import AuditLog
-from operations.access import RUN, VIEW, access_allowed, socket_access
+from operations.access import RUN, SUPERUSER, SYNC, VIEW, access_allowed, socket_access
+from tests.indexes.peer_factories import peer_account
 
 pytestmark = pytest.mark.django_db
 
@@ -27,6 +28,16 @@ class AccessAllowedTests:
         operator.is_active = False
         assert not access_allowed(operator, VIEW)
         assert not access_allowed(AnonymousUser(), VIEW) and not access_allowed(None, VIEW)
+
+    def test_settings_are_for_superusers_only_not_even_a_user_given_every_permission(self, operator, superuser):
+        operator.user_permissions.set(Permission.objects.all())
+        operator = type(operator).objects.get(pk=operator.pk)  # without the cached permissions
+        assert (access_allowed(superuser, SUPERUSER), access_allowed(operator, SUPERUSER)) == (True, False)
+
+    def test_the_sync_api_is_for_peers_accounts_which_see_nothing_else(self, operator):
+        peer = peer_account()
+        assert access_allowed(peer, SYNC) and not access_allowed(operator, SYNC)
+        assert not access_allowed(peer, VIEW) and not access_allowed(peer, RUN)
 
 
 class DenialAuditTests:
