@@ -1,6 +1,6 @@
 """Monitoring's costs and accuracy (issue 9), each against a baseline measured in the same run.
 
-    python bench/monitoring.py [--seconds 8] [--rounds 3] [--reps 10] [--skip overhead,flush,history,quantiles,browser]
+    python bench/monitoring.py [--seconds 8] [--rounds 3] [--reps 10] [--skip PART,…] [--only PART,…]
 
 1. overhead  — a trivial view (`/ops/`, a redirect through every middleware) served by two daphne
                processes at once, one counting metrics and one with CHLOPS_METRICS=0, under the same
@@ -10,11 +10,13 @@
                flush, as % of one core, and Redis's own CPU; baseline: the same loop with metrics off.
 3. history   — 7 days of history for every series (one-minute keys for 8 h, ten-minute and hourly
                roll-ups for 8 days, the modules' minutes, cumulative totals for every label set):
-               Redis memory it takes; /metrics render time, the Monitoring page's server time and the
-               performance API for 7 days, against a bare view in the same process.
-4. quantiles — 1,000,000 lognormal samples: relative error of p50/p95/p99 read from the sketch,
+               Redis memory it takes; the Monitoring page's server time and the performance API for
+               7 days, against a bare view in the same process.
+4. metrics   — /metrics with every label set populated (about 7,000 samples), against a bare view
+               and against prometheus_client's own exposition of the same histograms.
+5. quantiles — 1,000,000 lognormal samples: relative error of p50/p95/p99 read from the sketch,
                against exact; baseline: Prometheus's default buckets with histogram_quantile.
-5. browser   — from a module breaking (the index file moved away) to its card showing it degraded
+6. browser   — from a module breaking (the index file moved away) to its card showing it degraded
                in Chromium, with health rounds every 10 s as beat sends them: p50/p95, split into
                waiting for the next round and the round plus the push.
 """
@@ -47,13 +49,18 @@ migrate()
 from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import Group, User  # noqa: E402
 from django.test import Client  # noqa: E402
+from prometheus_client import generate_latest  # noqa: E402
+from prometheus_client.core import HistogramMetricFamily  # noqa: E402
+from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
 from chlops.redis_clients import redis_client  # noqa: E402
 from monitoring.health import runner, services  # noqa: E402
-from monitoring.metrics import RECORDER, series  # noqa: E402
+from monitoring.metrics import RECORDER, reading, series  # noqa: E402
 from monitoring.metrics.recorder import Tally, increments  # noqa: E402
 from monitoring.metrics.sketch import GAMMA, Sketch  # noqa: E402
+from monitoring.prometheus import Only  # noqa: E402
 from operations.groups import groups_ensure  # noqa: E402
+from operations.tokens import token_create  # noqa: E402
 
 LOG_GAMMA = math.log(GAMMA)
 
@@ -245,7 +252,12 @@ def history_fill(now: float) -> int:
                         pipe.expireat(hash_key, expire_at)
                     keys += 1
                 pipe.execute()
-    # Every label set of /metrics: each module × method × status class, each job type × outcome…
+    return keys
+
+
+def totals_fill(now: float) -> None:
+    """A cumulative histogram for every label set /metrics can show: each module × method × status class, each job type × outcome…"""
+    rng = np.random.default_rng(13)
     totals: dict[tuple[str, int], dict[str, int]] = defaultdict(dict)
     for family in series.FAMILIES.values():
         for key in family.keys():
@@ -255,11 +267,10 @@ def history_fill(now: float) -> int:
                 for (hash_key, expire_at), fields in increments({(series.bucket_start(now, 60), family.name, key, combo): tally}).items():
                     if expire_at == 0:
                         totals[(hash_key, 0)].update(fields)
-    with client.pipeline(transaction=False) as pipe:
+    with redis_client(timeout=30).pipeline(transaction=False) as pipe:
         for (hash_key, _), fields in totals.items():
             pipe.hset(hash_key, mapping=fields)
         pipe.execute()
-    return keys
 
 
 def _wanted(hash_key: str, width: int) -> bool:
@@ -285,39 +296,84 @@ def timed(call, repeat: int) -> list[float]:
     return found
 
 
+def clients() -> tuple[Client, Client]:
+    """A logged-in browser session and a scraper with an API token, both of the bench's operator."""
+    user = operator()
+    browser = Client(HTTP_HOST="localhost")
+    browser.force_login(user)
+    token = token_create(user=user, name="bench", source="cli")[1]
+    return browser, Client(HTTP_HOST="localhost", HTTP_AUTHORIZATION=f"Bearer {token}")
+
+
+def measure(measures: list[tuple[str, object, str]], repeat: int) -> list[list[object]]:
+    rows = []
+    for name, call, target in measures:
+        call()  # warm
+        values = timed(call, repeat)
+        rows.append([name, f"{percentile(values, 50) * 1000:.1f} ms", f"{percentile(values, 95) * 1000:.1f} ms", target])
+    return rows
+
+
 def bench_history(repeat: int = 30) -> tuple[list[list[object]], str]:
     client = redis_client(timeout=30)
     before = client.info("memory")["used_memory"]
     started = time.perf_counter()
     keys = history_fill(time.time())
+    totals_fill(time.time())
     filled = time.perf_counter() - started
     used = client.info("memory")["used_memory"] - before
     services.health_store([runner.ModuleAnswer(name, "healthy", "", 3.0, ()) for name in series.MODULES], minutes=None)
-    user = operator()
-    browser = Client(HTTP_HOST="localhost")
-    browser.force_login(user)
-    from operations.tokens import token_create
-
-    scraper = Client(HTTP_HOST="localhost", HTTP_AUTHORIZATION=f"Bearer {token_create(user=user, name='bench', source='cli')[1]}")
-    for path in ("/metrics", "/admin/ops/monitoring/", "/ops/"):
-        (scraper if path == "/metrics" else browser).get(path)  # warm
-    measures = [
-        ("baseline: a bare view (`/ops/` redirect)", lambda: browser.get("/ops/"), ""),
-        ("`/metrics`, every label set", lambda: scraper.get("/metrics"), "p95 ≤ 100 ms"),
-        ("Monitoring page (1h range)", lambda: browser.get("/admin/ops/monitoring/"), "p95 ≤ 300 ms"),
-        ("performance API, 7d range", lambda: browser.get("/api/monitoring/performance?range=7d"), ""),
-        ("Monitoring page, 7d range", lambda: browser.get("/admin/ops/monitoring/?range=7d"), ""),
-    ]
-    rows = []
-    for name, call, target in measures:
-        values = timed(call, repeat)
-        rows.append([name, f"{percentile(values, 50) * 1000:.1f} ms", f"{percentile(values, 95) * 1000:.1f} ms", target])
-    size = len(scraper.get("/metrics").content)
-    note = f"{keys:,} hashes written in {filled:.0f} s; Redis memory for 7 days of every series: {used / 2**20:.1f} MiB (target ≤ 50 MB); /metrics is {size / 1024:.0f} KiB"
+    browser, _ = clients()
+    rows = measure(
+        [
+            ("baseline: a bare view (`/ops/` redirect)", lambda: browser.get("/ops/"), ""),
+            ("Monitoring page (1h range)", lambda: browser.get("/admin/ops/monitoring/"), "p95 ≤ 300 ms"),
+            ("performance API, 7d range", lambda: browser.get("/api/monitoring/performance?range=7d"), ""),
+            ("Monitoring page, 7d range", lambda: browser.get("/admin/ops/monitoring/?range=7d"), ""),
+        ],
+        repeat,
+    )
+    note = f"{keys:,} hashes written in {filled:.0f} s; Redis memory for 7 days of every series: {used / 2**20:.1f} MiB (target ≤ 50 MB)"
     return rows, note
 
 
-# --- 4. Quantile accuracy ----------------------------------------------------------------------------
+# --- 4. /metrics -----------------------------------------------------------------------------------
+
+
+def bench_metrics(repeat: int = 100) -> tuple[list[list[object]], str]:
+    totals_fill(time.time())
+    services.health_store([runner.ModuleAnswer(name, "healthy", "", 3.0, ()) for name in series.MODULES], minutes=None)
+    browser, scraper = clients()
+    rows = measure(
+        [
+            ("baseline: a bare view (`/ops/` redirect)", lambda: browser.get("/ops/"), ""),
+            ("baseline: the histograms through prometheus_client's exposition (before)", client_exposition, ""),
+            ("`/metrics`, every label set", lambda: scraper.get("/metrics"), "p95 ≤ 100 ms"),
+        ],
+        repeat,
+    )
+    text = scraper.get("/metrics").content
+    samples = sum(len(family.samples) for family in text_string_to_metric_families(text.decode()))
+    return rows, f"/metrics is {len(text) / 1024:.0f} KiB, {samples:,} samples"
+
+
+def client_exposition() -> bytes:
+    """Every family's histograms built as prometheus_client's objects and written by its generate_latest."""
+    totals, _ = reading.cumulative()
+    found = []
+    for family in series.FAMILIES.values():
+        metric = HistogramMetricFamily(family.metric, family.help, labels=[family.key_label, *(name for name, _ in family.labels)])
+        for values, total in sorted(totals[family.name].items()):
+            cumulative, buckets = 0, []
+            for bound, n in zip([*map(str, family.le), "+Inf"], total.buckets, strict=True):
+                cumulative += n
+                buckets.append((bound, cumulative))
+            metric.add_metric(list(values), buckets, total.sum_us / 1_000_000)
+        found.append(metric)
+    return generate_latest(Only(*found))
+
+
+# --- 5. Quantile accuracy ----------------------------------------------------------------------------
 
 PROMETHEUS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 
@@ -352,7 +408,7 @@ def bench_quantiles(samples: int = 1_000_000) -> list[list[object]]:
     return rows
 
 
-# --- 5. Break → card, in a browser ------------------------------------------------------------------
+# --- 6. Break → card, in a browser ------------------------------------------------------------------
 
 
 def bench_browser(reps: int) -> list[list[object]]:
@@ -420,14 +476,21 @@ def bench_browser(reps: int) -> list[list[object]]:
     ]
 
 
+PARTS = ("overhead", "flush", "quantiles", "history", "metrics", "browser")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8, help="seconds per load round (overhead) and of recording (flush ×2)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating load rounds per server")
     parser.add_argument("--reps", type=int, default=10, help="breaks of the index for the browser measure")
-    parser.add_argument("--skip", default="", help="comma-separated: overhead,flush,history,quantiles,browser")
+    parser.add_argument("--skip", default="", help=f"comma-separated parts to leave out: {','.join(PARTS)}")
+    parser.add_argument("--only", default="", help="comma-separated parts to run, none other (e.g. --only metrics)")
     args = parser.parse_args()
-    skip = set(filter(None, args.skip.split(",")))
+    chosen = set(filter(None, args.only.split(","))) or set(PARTS)
+    skip = set(PARTS) - chosen | set(filter(None, args.skip.split(",")))
+    if unknown := (chosen | skip) - set(PARTS):
+        parser.error(f"unknown part {', '.join(sorted(unknown))}: the parts are {', '.join(PARTS)}")
     print(f"Machine: {machine()}; load average {os.getloadavg()[0]:.2f} at start")
     try:
         if "overhead" not in skip:
@@ -442,6 +505,11 @@ def main() -> None:
         if "history" not in skip:
             rows, note = bench_history()
             print("\nSeven days of history for every series: server time, 30 requests each")
+            print(table(["request", "p50", "p95", "target"], rows))
+            print(note)
+        if "metrics" not in skip:
+            rows, note = bench_metrics()
+            print("\n/metrics with every label set populated: server time, 100 requests each")
             print(table(["request", "p50", "p95", "target"], rows))
             print(note)
         if "browser" not in skip:

@@ -99,7 +99,22 @@ class Total:
 
 def totals(family: str) -> dict[tuple[str, ...], Total]:
     """Every labelled series of a family since the store began: {(key, *labels): Total}."""
-    raw = redis_client(timeout=READ_TIMEOUT).hgetall(series.total_key(family))
+    return _totals(family, redis_client(timeout=READ_TIMEOUT).hgetall(series.total_key(family)))
+
+
+def counters() -> dict[tuple[str, str], int]:
+    """Every cumulative counter: {(counter, label value): count}."""
+    return _counters(redis_client(timeout=READ_TIMEOUT).hgetall(series.COUNTERS_KEY))
+
+
+def cumulative() -> tuple[dict[str, dict[tuple[str, ...], Total]], dict[tuple[str, str], int]]:
+    """Every family's totals and every counter, in one pipeline: what /metrics shows."""
+    raw = _hgetall([*map(series.total_key, series.FAMILIES), series.COUNTERS_KEY])
+    found = {family: _totals(family, fields) for family, fields in zip(series.FAMILIES, raw, strict=False)}
+    return found, _counters(raw[-1])
+
+
+def _totals(family: str, raw: dict[bytes, bytes]) -> dict[tuple[str, ...], Total]:
     size = len(series.FAMILIES[family].le) + 1
     found: dict[tuple[str, ...], Total] = {}
     for name, value in raw.items():
@@ -115,9 +130,7 @@ def totals(family: str) -> dict[tuple[str, ...], Total]:
     return found
 
 
-def counters() -> dict[tuple[str, str], int]:
-    """Every cumulative counter: {(counter, label value): count}."""
-    raw = redis_client(timeout=READ_TIMEOUT).hgetall(series.COUNTERS_KEY)
+def _counters(raw: dict[bytes, bytes]) -> dict[tuple[str, str], int]:
     return {tuple(name.decode().split("|", 1)): int(value) for name, value in raw.items()}  # type: ignore[misc]
 
 
