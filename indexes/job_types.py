@@ -14,6 +14,9 @@ from indexes.forms import (
 )
 from indexes.ingest import repository_ingest
 from indexes.ingest.repository import repository_check
+from indexes.peers.forms import VerifyParamsForm
+from indexes.peers.selectors import verify_lock
+from indexes.peers.verify import verify_run
 from indexes.services.embedding import embed_job
 from indexes.services.exporting import entries_export
 from indexes.services.importing import entries_import
@@ -59,4 +62,7 @@ SPARSE = JobType(name="sparse", label="Sparse vectors", run=sparse_generate, for
 SNAPSHOT = JobType(name="snapshot", label="Snapshot", run=snapshot_run, form=SnapshotParamsForm, lock_key="index", module="index")
 RESTORE = JobType(name="restore", label="Restore snapshot", run=restore_run, form=RestoreParamsForm, lock_key="index", module="index")
 
-ALL = (IMPORT, EXPORT, EMBED, REINDEX, INGEST, SPARSE, SNAPSHOT, RESTORE)
+# A peer's connection or a credential (DESIGN §12); one at a time per target, quick, and off the long jobs' queue.
+VERIFY = JobType(name="verify", label="Verify", run=verify_run, form=VerifyParamsForm, lock_key=verify_lock, queue="control")
+
+ALL = (IMPORT, EXPORT, EMBED, REINDEX, INGEST, SPARSE, SNAPSHOT, RESTORE, VERIFY)

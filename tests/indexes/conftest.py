@@ -1,14 +1,18 @@
-"""Fixtures of the corpus tests: a local web server to import from."""
+"""Fixtures of the corpus tests: a local web server to import from, and another CHL Ops instance."""
 
 from __future__ import annotations
 
+import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.conf import settings
 
+from tests.conftest import Process, free_port, wait_for
 from tests.indexes.factories import WEB_CSV
 
 
@@ -71,3 +75,26 @@ def http_base() -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="session")
+def peer_instance(stack_env, tmp_path_factory) -> Iterator[str]:
+    """Another CHL Ops instance: daphne with a data dir (and so a signing key) of its own, on the test database."""
+    data_dir = tmp_path_factory.mktemp("peer-instance")
+    env = {**stack_env, "CHLOPS_DATA_DIR": str(data_dir), "REDIS_URL": settings.REDIS_URL, "CHLOPS_METRICS": "0"}
+    port = free_port()
+    process = Process(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "chlops.asgi:application"],
+        env,
+        data_dir / "daphne.log",
+    )
+
+    def up() -> bool:
+        if process.popen.poll() is not None:
+            pytest.fail(f"the peer instance exited at start:\n{process.output()}")
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", port)) == 0
+
+    wait_for(up, timeout=30, interval=0.1, message="the peer instance to listen")
+    yield f"http://127.0.0.1:{port}"
+    process.stop()
