@@ -1,17 +1,22 @@
-"""Read the web's performance over a range: response time quantiles, request and error rates, per module.
+"""Read the web's performance over a range: response time quantiles, request and error rates, uptime,
+per module.
 
 Trends compare the second half of the range with the first: both halves are always in the store,
-which a window before the range is not for 7 days (roll-ups are kept 8).
+which a window before the range is not for 7 days (roll-ups are kept 8). Uptime is twofold: how long
+this web process has run (the seed's `uptime_seconds`), and the share of the range in which no
+critical module was down (`uptime_percent`, from the stored changes of status), which has the trend.
 """
 
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
 
 from chlops.exceptions import ChlopsError, ServiceUnavailable
+from monitoring.health import selectors as health
 from monitoring.health.insights import change
 from monitoring.metrics import clock, reading, series
 from monitoring.metrics.reading import Point
@@ -69,6 +74,8 @@ def performance(range_name: str) -> dict[str, Any]:
     total, first, second = (reading.merged(part) for part in (points, points[:half], points[half:]))
     summary = _summary(total, seconds)
     earlier, later = _summary(first, seconds / 2), _summary(second, seconds / 2)
+    start, middle, end = (_when(at) for at in (since, points[half].at if points else since + seconds / 2, until))
+    down = health.outages(since=start, until=end)
     return {
         "range": range_name,
         "since": since,
@@ -78,14 +85,20 @@ def performance(range_name: str) -> dict[str, Any]:
         "request_rate": summary["request_rate"],
         "error_rate": summary["error_rate"],
         "uptime_seconds": round(time.monotonic() - STARTED),
+        "uptime_percent": down.uptime(start, end),
         "trends": {
             "p95": change(later["api_response_time"]["p95"], earlier["api_response_time"]["p95"], metric="p95"),
             "request_rate": change(later["request_rate"], earlier["request_rate"], metric="request rate"),
             "error_rate": change(later["error_rate"], earlier["error_rate"], metric="error rate"),
+            "uptime": change(down.uptime(middle, end), down.uptime(start, middle), metric="uptime", better="up"),
         },
         "series": _series(points, width),
         "modules": [_module_row(name, point) for name, point in rows.items()],
     }
+
+
+def _when(at: float) -> datetime:
+    return datetime.fromtimestamp(at, tz=UTC)
 
 
 def _summary(point: Point, seconds: float) -> dict[str, Any]:

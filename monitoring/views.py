@@ -19,6 +19,7 @@ from monitoring.health import selectors as health
 from monitoring.health.modules import UnknownModule, module_get
 from monitoring.health.selectors import ModuleView, Overview
 from monitoring.health.services import OVERVIEW_CARD, module_card
+from monitoring.metrics.series import CRITICAL
 from operations import cards, fragments
 from operations.access import VIEW, can_run, ops_view
 
@@ -105,6 +106,7 @@ def performance_context(request: HttpRequest, range_name: str) -> dict[str, Any]
         "perf": perf,
         "unavailable": unavailable,
         "summaries": performance.summaries(perf) if perf else {},
+        "critical": CRITICAL,
         "choice": ModuleChoice.from_query(request.GET),
         "range": range_name,
         "ranges": list(performance.RANGES),

@@ -91,7 +91,7 @@ class OpsConsumer(AsyncWebsocketConsumer):
 
     def _admit(self) -> str | None:
         """The snapshot for an allowed user (who may watch, who may act, what they filter), else None."""
-        allowed, self.can_run = socket_access(self.scope)
+        allowed, self.can_run = socket_access(self.scope, cards.page_perm(self.page))
         if not allowed:
             return None
         self.filters = fragments.JobFilters.from_query(self.query)

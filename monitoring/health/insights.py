@@ -117,13 +117,15 @@ def trend(module: str, minutes: list[tuple[int, ModuleCounts]], *, window: int =
     return change(now.mean_ms, before.mean_ms, metric="response time")
 
 
-def change(now: float | None, before: float | None, *, metric: str) -> dict | None:
-    """How `now` moved from `before`: {metric, change (a fraction), direction up|down|flat}, or None."""
+def change(now: float | None, before: float | None, *, metric: str, better: str = "down") -> dict | None:
+    """How `now` moved from `before`: {metric, change (a fraction), direction up|down|flat, tone better|worse|flat},
+    or None; `better` is the direction that is good news (down for times and errors, up for uptime)."""
     if now is None or not before:
         return None
     moved = (now - before) / before
     direction = "flat" if abs(moved) < FLAT else "up" if moved > 0 else "down"
-    return {"metric": metric, "change": round(moved, 4), "direction": direction}
+    tone = "flat" if direction == "flat" else "better" if direction == better else "worse"
+    return {"metric": metric, "change": round(moved, 4), "direction": direction, "tone": tone}
 
 
 def error_count(module: str, minutes: list[tuple[int, ModuleCounts]]) -> int:

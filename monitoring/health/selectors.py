@@ -152,6 +152,49 @@ def module_detail(name: str) -> dict[str, Any]:
     }
 
 
+@dataclass
+class Outages:
+    """When the health rounds' history begins (None: not before the range ends) and the spans in which
+    some critical module was down, within a range."""
+
+    known_from: datetime | None
+    spans: list[tuple[datetime, datetime]]
+
+    def uptime(self, start: datetime, end: datetime) -> float | None:
+        """The share of [start, end), in %, in which no critical module was down; None when no round had run."""
+        begin = max(start, self.known_from) if self.known_from else end
+        if begin >= end:
+            return None
+        down = sum(max(0.0, (min(b, end) - max(a, begin)).total_seconds()) for a, b in self.spans)
+        return round(100 * (1 - down / (end - begin).total_seconds()), 3)
+
+
+def outages(*, since: datetime, until: datetime) -> Outages:
+    """When some critical module was down between two times, from the changes of status the rounds stored.
+
+    A time when rounds did not run counts as what the last round found: that is all the history holds.
+    """
+    state = {
+        module: HealthEvent.objects.filter(module=module, at__lt=since).order_by("-at").values_list("status", flat=True).first()
+        for module in CRITICAL
+    }
+    changes = HealthEvent.objects.filter(module__in=CRITICAL, at__gte=since, at__lt=until).order_by("at", "id")
+    known_from = since if any(state.values()) else None
+    spans: list[tuple[datetime, datetime]] = []
+    down_since = since if DOWN in state.values() else None
+    for module, status, at in changes.values_list("module", "status", "at"):
+        known_from = known_from or at
+        state[module] = status
+        if down_since is None and status == DOWN:
+            down_since = at
+        elif down_since is not None and DOWN not in state.values():
+            spans.append((down_since, at))
+            down_since = None
+    if down_since is not None:
+        spans.append((down_since, until))
+    return Outages(known_from=known_from, spans=spans)
+
+
 def module_failed_jobs(module: Module, *, limit: int = 10) -> list[Job]:
     """The latest failed jobs of the module's job types (for modules that run jobs)."""
     failed: list[Job] = []

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import datetime
 import time
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitoring.health import runner, services
 from monitoring.metrics import RECORDER, clock, series
 from monitoring.metrics.series import MODULES
+from monitoring.models import HealthEvent
 from operations.tokens import token_create
 
 pytestmark = pytest.mark.django_db
@@ -62,6 +65,17 @@ class PerformanceApiTests:
             assert {"request_rate", "error_rate", "uptime_seconds", "trends", "series", "modules"} <= set(body)
             assert body["range"] == name
         assert client.get("/api/monitoring/performance").json()["range"] == "1h"
+
+    def test_uptime_has_a_trend_from_the_first_half_of_the_range_to_the_second(self, operator):
+        now = timezone.now()
+        HealthEvent.objects.create(module="web", status="healthy", at=now - datetime.timedelta(hours=2))
+        HealthEvent.objects.create(module="web", status="down", at=now - datetime.timedelta(minutes=20))
+        HealthEvent.objects.create(module="web", status="healthy", at=now - datetime.timedelta(minutes=10))
+        body = bearer(operator).get("/api/monitoring/performance?range=1h").json()
+        assert body["uptime_percent"] == pytest.approx(100 * 50 / 60, abs=0.1)
+        trend = body["trends"]["uptime"]
+        assert trend["change"] == pytest.approx(-1 / 3, abs=0.01)  # 100 % up in the first half, two thirds in the second
+        assert (trend["direction"], trend["tone"]) == ("down", "worse")
 
     def test_without_redis_the_answer_is_503_with_a_sentence(self, operator, settings, tmp_path):
         client = bearer(operator)

@@ -239,6 +239,45 @@ class HealthReadTests:
         assert overview.module("audit").message.startswith("Not checked yet")
 
 
+@pytest.mark.django_db
+class UptimeTests:
+    START = datetime.datetime(2026, 3, 2, 12, 0, tzinfo=datetime.UTC)
+
+    def at(self, minutes: float) -> datetime.datetime:
+        return self.START + datetime.timedelta(minutes=minutes)
+
+    def changed(self, module: str, status: str, minutes: float) -> None:
+        HealthEvent.objects.create(module=module, status=status, at=self.at(minutes))
+
+    def test_uptime_is_the_share_of_the_range_in_which_no_critical_module_was_down(self):
+        for module in CRITICAL:
+            self.changed(module, "healthy", -90)
+        self.changed("database", "down", 10)
+        self.changed("workers", "down", 30)  # overlaps the database's outage: counted once
+        self.changed("database", "healthy", 40)
+        self.changed("workers", "degraded", 50)  # degraded is up
+        self.changed("index", "down", 0)  # not a critical module
+        outages = selectors.outages(since=self.at(0), until=self.at(60))
+        assert outages.spans == [(self.at(10), self.at(50))]
+        assert outages.uptime(self.at(0), self.at(60)) == pytest.approx(100 / 3, abs=1e-3)
+        assert outages.uptime(self.at(0), self.at(30)) == pytest.approx(100 / 3, abs=1e-3)
+        assert outages.uptime(self.at(50), self.at(60)) == 100
+
+    def test_a_module_down_before_the_range_is_down_from_its_start(self):
+        self.changed("broker", "down", -5)
+        self.changed("broker", "healthy", 15)
+        outages = selectors.outages(since=self.at(0), until=self.at(60))
+        assert outages.uptime(self.at(0), self.at(60)) == 75
+
+    def test_before_the_first_round_there_is_no_uptime_and_after_it_only_its_time_counts(self):
+        assert selectors.outages(since=self.at(0), until=self.at(60)).uptime(self.at(0), self.at(60)) is None
+        self.changed("web", "healthy", 30)
+        self.changed("web", "down", 45)
+        outages = selectors.outages(since=self.at(0), until=self.at(60))
+        assert outages.uptime(self.at(0), self.at(30)) is None
+        assert outages.uptime(self.at(0), self.at(60)) == 50
+
+
 @pytest.mark.django_db(transaction=True)
 class HealthCommandTests:
     def test_an_unknown_module_exits_2_naming_the_thirteen(self):

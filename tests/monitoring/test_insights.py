@@ -78,9 +78,13 @@ class TrendTests:
         return [(i * 60, {"database": {"check": Counts(n=6, s=int(6 * 1000 * (before_ms if i < 60 else now_ms)))}}) for i in range(120)]
 
     def test_the_response_time_of_this_hour_against_the_last(self):
-        assert insights.trend("database", self.minutes(10, 12)) == {"metric": "response time", "change": 0.2, "direction": "up"}
-        assert insights.trend("database", self.minutes(10, 8))["direction"] == "down"
+        assert insights.trend("database", self.minutes(10, 12)) == {"metric": "response time", "change": 0.2, "direction": "up", "tone": "worse"}
+        assert insights.trend("database", self.minutes(10, 8))["tone"] == "better"
         assert insights.trend("database", self.minutes(10, 10.2))["direction"] == "flat"
+
+    def test_for_uptime_up_is_the_better_way(self):
+        assert insights.change(99.0, 90.0, metric="uptime", better="up")["tone"] == "better"
+        assert insights.change(80.0, 100.0, metric="uptime", better="up")["tone"] == "worse"
 
     def test_no_earlier_hour_no_trend(self):
         assert insights.trend("database", self.minutes(10, 12)[60:]) is None

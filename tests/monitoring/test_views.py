@@ -3,16 +3,19 @@ URL (anything not offered falls back), the tab bar, and the page's own socket an
 
 from __future__ import annotations
 
+import datetime
 import re
 import uuid
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from django.test import Client
+from django.utils import timezone
 
 from monitoring.health import runner, services
 from monitoring.health.modules import BY_NAME
 from monitoring.metrics.series import MODULES
+from monitoring.models import HealthEvent
 from operations import broadcasts
 from tests.conftest import receive_containing
 from tests.operations.test_consumers import open_socket, seq_of, session_cookie
@@ -99,6 +102,17 @@ class PageTests:
             assert html.startswith('<section id="mon-performance"') and f'data-range="{name}"' in html
         for name in MODULES:
             assert client.get(f"/admin/ops/partials/card/module-{name}/").status_code == 200
+
+    def test_uptime_shows_its_share_of_the_range_with_a_trend_like_the_others(self, operator):
+        now = timezone.now()
+        HealthEvent.objects.create(module="database", status="healthy", at=now - datetime.timedelta(hours=2))
+        HealthEvent.objects.create(module="database", status="down", at=now - datetime.timedelta(minutes=15))
+        html = client_for(operator).get("/admin/ops/monitoring/performance/?range=1h").content.decode()
+        uptime = re.search(r"<dt>Uptime</dt><dd>(.*?)</dd>", html, re.S).group(1)
+        assert re.match(r"7[45](\.\d+)? % ", uptime)  # a quarter of the hour down
+        assert 'class="mon-trend mon-trend-worse" title="Uptime, this window against the one before"' in uptime
+        assert re.search(r'<span class="visually-hidden">down</span> −(4[89]|50) %', uptime)  # half the second half
+        assert "no critical module (web, database, broker, workers) was down" in html
 
 
 @pytest.mark.django_db
