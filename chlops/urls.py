@@ -10,6 +10,7 @@ from monitoring.api import MetricsView
 urlpatterns = [
     path("admin/ops/index/", include("indexes.dashboard.urls")),
     path("admin/ops/monitoring/", include("monitoring.page_urls")),
+    path("admin/ops/settings/", include("indexes.peers.urls")),
     path("admin/ops/", include("operations.urls")),
     path("admin/ops/embedding/retry/", indexes_views.embedding_retry, name="ops-embedding-retry"),
     path("admin/ops/embedding/run/", indexes_views.embedding_run, name="ops-embedding-run"),

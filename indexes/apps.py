@@ -11,6 +11,7 @@ class IndexesConfig(AppConfig):
         from indexes import job_types
         from indexes.dashboard.cards import CARDS
         from indexes.dashboard.operations import OPERATIONS
+        from indexes.peers import cards as settings_cards
         from indexes.selectors import entries_pending_count
         from operations import cards, registry
 
@@ -20,4 +21,7 @@ class IndexesConfig(AppConfig):
             registry.operation_register(operation)
         registry.backlog_register("entries_pending", entries_pending_count)
         for card in CARDS:
+            cards.register(card)
+        cards.page_register(settings_cards.PAGE)
+        for card in settings_cards.CARDS:
             cards.register(card)

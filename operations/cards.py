@@ -28,6 +28,7 @@ from django_htmx.http import trigger_client_event
 
 from chlops.exceptions import ChlopsError
 from operations import toasts
+from operations.access import VIEW
 from operations.models import Job
 from operations.services import LockHeld
 
@@ -40,6 +41,8 @@ class Card:
     order: int = 100
     wide: bool = False  # full width below the jobs table, instead of in the grid beside the run card
     page: str = "operations"  # the page that shows it (see Page); its pushes go to that page's sockets only
+    # Job types whose changes (queued, running, a phase, the end) re-render it: a card of status tiles.
+    jobs: tuple[str, ...] = ()
 
 
 class UnknownCard(ChlopsError):
@@ -66,6 +69,15 @@ def all_cards(page: str | None = None) -> list[Card]:
     return sorted((c for c in _cards.values() if page is None or c.page == page), key=lambda c: (c.order, c.name))
 
 
+def cards_following(job_type: str | None) -> list[Card]:
+    """The cards that show jobs of `job_type` and are pushed when one of them changes."""
+    return [card for card in _cards.values() if job_type in card.jobs]
+
+
+def followed_types() -> set[str]:
+    return {job_type for card in _cards.values() for job_type in card.jobs}
+
+
 # --- Pages: the tabs of the ops area (DESIGN §5), each registered by the app that brings it --------
 
 
@@ -75,6 +87,7 @@ class Page:
     title: str
     url_name: str
     order: int = 100
+    perm: str = VIEW  # who may open it, its cards' partials and its socket (operations.access)
 
 
 _pages: dict[str, Page] = {}
@@ -87,6 +100,12 @@ def page_register(page: Page) -> Page:
 
 def pages() -> list[Page]:
     return sorted(_pages.values(), key=lambda p: (p.order, p.name))
+
+
+def page_perm(name: str) -> str:
+    """The permission a page (by name) asks of its viewers; the Operations page's for an unknown one."""
+    page = _pages.get(name)
+    return page.perm if page is not None else VIEW
 
 
 def page_known(name: str | None) -> str:

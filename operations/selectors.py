@@ -59,3 +59,12 @@ def job_latest_per_type() -> list[tuple[JobType, Job | None]]:
 def job_drain_active() -> Job | None:
     """The drain job still queued or running, if any: one probe of the index of unfinished jobs."""
     return Job.objects.filter(UNFINISHED, type="drain").order_by("pk").first()
+
+
+def job_latest_by_lock(*, type: str, lock_keys: list[str]) -> dict[str, Job]:
+    """The latest job of `type` for each lock key (one target each), for status tiles: one query, each key
+    a probe of the type's index newest first."""
+    if not lock_keys:
+        return {}
+    newest = [Subquery(Job.objects.filter(type=type, lock_key=key).order_by("-id").values("id")[:1]) for key in lock_keys]
+    return {job.lock_key: job for job in Job.objects.filter(pk__in=newest)}

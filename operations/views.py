@@ -11,7 +11,7 @@ from django_htmx.http import trigger_client_event
 
 from chlops.exceptions import ChlopsError
 from operations import cards, fragments, services, toasts, uploads, workers
-from operations.access import RUN, VIEW, can_run, ops_view
+from operations.access import DENIED, RUN, VIEW, access_check, can_run, denied, ops_view
 from operations.forms import JobFilterForm
 from operations.models import Job, JobState
 from operations.registry import Operation, operation_get, operations_available
@@ -48,6 +48,9 @@ def card(request: HttpRequest, name: str) -> HttpResponse:
         found = cards.get(name)
     except cards.UnknownCard as exc:
         raise Http404(exc.message) from None
+    perm = cards.page_perm(found.page)  # a card is seen by whoever may open its page, and nobody else
+    if perm != VIEW and not access_check(request, perm, source=SOURCE):
+        return denied(request, DENIED[perm])
     return HttpResponse(cards.card_render(found, can_run=can_run(request.user)))
 
 

@@ -30,6 +30,7 @@ SECRET_WIDGET = forms.PasswordInput(render_value=False, attrs={"autocomplete": "
 
 
 class CredentialForm(forms.Form):
+    prefix = "credential"  # both forms share a page: their fields' ids must differ
     name = forms.CharField(max_length=64, help_text="Lowercase letters, digits, '-', '_' or '.'; e.g. github-ci.")
     kind = forms.ChoiceField(choices=CredentialKind.choices, initial=CredentialKind.GIT_TOKEN)
     secret = forms.CharField(
@@ -39,6 +40,7 @@ class CredentialForm(forms.Form):
 
 
 class PeerForm(forms.Form):
+    prefix = "peer"
     name = forms.CharField(max_length=59, help_text="How this instance calls it; e.g. laptop.")
     base_url = forms.CharField(label="Base URL", max_length=500, help_text="e.g. https://kb.example.org")
     token = forms.CharField(

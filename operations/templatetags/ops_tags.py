@@ -1,4 +1,4 @@
-"""Small filters for the dashboard: state icons, ETA and duration in words, pretty JSON."""
+"""Small filters for the dashboard: state icons, ETA and duration in words, pretty JSON, which tabs to show."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import Any
 
 from django import template
 from django.core.serializers.json import DjangoJSONEncoder
+
+from operations.access import access_allowed
 
 register = template.Library()
 
@@ -53,6 +55,12 @@ def eta_text(seconds: int | None) -> str:
         return f"about {round(seconds / 60)} min left"
     hours, rest = divmod(seconds, 3600)
     return f"about {hours} h {round(rest / 60)} min left"
+
+
+@register.filter
+def page_allowed(page: Any, user: Any) -> bool:
+    """Whether `user` may open an ops page: the tab bar shows only those."""
+    return access_allowed(user, page.perm)
 
 
 @register.filter

@@ -75,6 +75,7 @@ class Call:
     url: str | Callable[[], str]
     data: dict | Callable[[], dict] = field(default_factory=dict)
     as_json: bool = False
+    user: str = "operator"  # the fixture that logs in: superuser for what only superusers may do
 
     def prepare(self) -> tuple[str, dict]:
         """The URL and body, with whatever objects they name created now."""
@@ -139,6 +140,22 @@ CALLS: dict[tuple[str, str], Call] = {
     ("/admin/ops/index/snapshots/<int:snapshot_id>/delete/", "POST"): Call(
         404, f"/admin/ops/index/snapshots/{NO_SNAPSHOT}/delete/"
     ),
+    # The Settings page (superusers only): the forms answer with their card.
+    ("/admin/ops/settings/credentials/", "POST"): Call(
+        200, "/admin/ops/settings/credentials/",
+        {"credential-name": "csrf-probe", "credential-kind": "git_token", "credential-secret": "t0ken"}, user="superuser",
+    ),  # fmt: skip
+    ("/admin/ops/settings/credentials/<str:name>/remove/", "POST"): Call(
+        404, "/admin/ops/settings/credentials/ghost/remove/", user="superuser"
+    ),
+    ("/admin/ops/settings/credentials/<str:name>/verify/", "POST"): Call(
+        404, "/admin/ops/settings/credentials/ghost/verify/", user="superuser"
+    ),
+    ("/admin/ops/settings/peers/", "POST"): Call(
+        400, "/admin/ops/settings/peers/", {"peer-name": "p", "peer-base_url": "ftp://x", "peer-token": "t"}, user="superuser"
+    ),
+    ("/admin/ops/settings/peers/<str:name>/remove/", "POST"): Call(404, "/admin/ops/settings/peers/ghost/remove/", user="superuser"),
+    ("/admin/ops/settings/peers/<str:name>/verify/", "POST"): Call(404, "/admin/ops/settings/peers/ghost/verify/", user="superuser"),
     # The JSON API (a page script, or requests.Session after logging in).
     ("/api/jobs", "POST"): Call(201, "/api/jobs", {"type": "canary", "params": {"seconds": 1}}, as_json=True),
     ("/api/jobs/<int:job_id>/cancel", "POST"): Call(202, running_job_url("/api/jobs/{id}/cancel"), as_json=True),
@@ -206,16 +223,16 @@ class CsrfCoverageTests:
 
 class CsrfEnforcementTests:
     @pytest.mark.parametrize("key", sorted(CALLS), ids=call_id)
-    def test_a_session_with_the_csrf_header_gets_through(self, key, operator):
-        client = browser_login(operator)
+    def test_a_session_with_the_csrf_header_gets_through(self, key, request):
         call = CALLS[key]
+        client = browser_login(request.getfixturevalue(call.user))
         response = call.send(client, key[1], *call.prepare(), HTTP_HX_REQUEST="true", **csrf_header(client))
         assert response.status_code == call.status, response.content[:500]
 
     @pytest.mark.parametrize("key", sorted(CALLS), ids=call_id)
-    def test_a_session_without_the_csrf_header_is_refused(self, key, operator):
-        client = browser_login(operator)
+    def test_a_session_without_the_csrf_header_is_refused(self, key, request):
         call = CALLS[key]
+        client = browser_login(request.getfixturevalue(call.user))
         url, data = call.prepare()
         jobs, uploads, snapshots = Job.objects.count(), Upload.objects.count(), IndexSnapshot.objects.count()
         response = call.send(client, key[1], url, data, HTTP_HX_REQUEST="true")

@@ -10,7 +10,7 @@ import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from django.db import transaction
 
-from operations import broadcasts, fragments
+from operations import broadcasts, fragments, tiles
 from operations.broadcasts import Change
 from operations.models import Job, JobState
 from tests.conftest import BASE_DIR, receive_containing
@@ -42,7 +42,7 @@ def held() -> Iterator[HeldRenderer]:
     finally:
         renderer.gate.set()
         assert broadcasts.publish_flush(30)
-        broadcasts.renderer_set(fragments.change_render)
+        broadcasts.renderer_set(tiles.change_render)  # as OperationsConfig.ready() sets it
 
 
 class PublisherTests:
