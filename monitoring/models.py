@@ -81,6 +81,7 @@ class HealthEvent(models.Model):
         indexes = [
             models.Index(fields=["module", "-at"], name="healthevent_module_at"),
             models.Index(fields=["at"], name="healthevent_at"),
+            models.Index(fields=["status", "-at"], name="healthevent_status_at"),  # the admin's status filter
         ]
 
     def __str__(self) -> str:
