@@ -49,17 +49,23 @@ migrate()
 from django.conf import settings  # noqa: E402
 from django.contrib.auth.models import Group, User  # noqa: E402
 from django.test import Client  # noqa: E402
+from django.utils import timezone  # noqa: E402
 from prometheus_client import generate_latest  # noqa: E402
 from prometheus_client.core import HistogramMetricFamily  # noqa: E402
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
 from chlops.redis_clients import redis_client  # noqa: E402
+from indexes.embedders import embedder_get  # noqa: E402
+from indexes.models import EmbeddingState, Entry  # noqa: E402
 from monitoring.health import runner, services  # noqa: E402
 from monitoring.metrics import RECORDER, reading, series  # noqa: E402
 from monitoring.metrics.recorder import Tally, increments  # noqa: E402
 from monitoring.metrics.sketch import GAMMA, Sketch  # noqa: E402
 from monitoring.prometheus import Only  # noqa: E402
 from operations.groups import groups_ensure  # noqa: E402
+from operations.models import JobState  # noqa: E402
+from operations.runner import job_execute  # noqa: E402
+from operations.services import job_start  # noqa: E402
 from operations.tokens import token_create  # noqa: E402
 
 LOG_GAMMA = math.log(GAMMA)
@@ -411,15 +417,31 @@ def bench_quantiles(samples: int = 1_000_000) -> list[list[object]]:
 # --- 6. Break → card, in a browser ------------------------------------------------------------------
 
 
+def index_serve(rows: int = 50) -> None:
+    """A served index of `rows` embedded entries, built by the reindex job as a worker runs it."""
+    model, now = embedder_get(), timezone.now()
+    vectors = np.random.default_rng(3).standard_normal((rows, model.dimension)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    Entry.objects.bulk_create(
+        Entry(
+            kind="manual", external_id=f"bench-health-{i}", title=f"bench health {i}", content_hash=f"bench-health-{i}",
+            embedding=vector.tobytes(), embedding_model=model.model_id, embedding_state=EmbeddingState.READY, embedded_at=now,
+        )
+        for i, vector in enumerate(vectors)
+    )  # fmt: skip
+    job = job_start(type="reindex", params={}, source="system")
+    job_execute(job_id=job.pk)  # here, not on a worker: the bench starts none
+    job.refresh_from_db()
+    if job.state != JobState.SUCCEEDED:
+        raise RuntimeError(f"the reindex job {job.pk} ended {job.state}: {job.error}")
+
+
 def bench_browser(reps: int) -> list[list[object]]:
     from playwright.sync_api import sync_playwright
 
-    from indexes.services.reindex import index_rebuild
     from indexes.store import index_manifest, served_dir
-    from tests.indexes.index_factories import RunCtx, entries_with_vectors, unit_rows
 
-    entries_with_vectors(unit_rows(50, seed=3), prefix="bench-health")
-    index_rebuild(RunCtx(), {})
+    index_serve()
     services.health_round()
     port = free_port()
     web = daphne(port, DATA_DIR / "browser-web.log")
