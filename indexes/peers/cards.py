@@ -8,7 +8,6 @@ from typing import Any
 from django.urls import reverse
 
 from indexes.models import Credential, Peer
-from indexes.peers.forms import CredentialForm, PeerForm
 from indexes.peers.selectors import CREDENTIALS_CARD, PEERS_CARD, VERIFY, credential_list, peer_list, verify_target
 from operations.access import SUPERUSER
 from operations.cards import Card, Page
@@ -37,7 +36,7 @@ def credentials_card_context() -> dict[str, Any]:
         url = reverse("settings:credential-verify", args=[credential.name])
         tiles.append(verify_tile(params, subject=credential.name, label="Verify", url=url))
     rows = [Row(credential, tile) for credential, tile in zip(credentials, tiles_with_jobs(tiles), strict=True)]
-    return {"rows": rows, "credential_form": CredentialForm()}
+    return {"rows": rows}
 
 
 def peers_card_context() -> dict[str, Any]:
@@ -51,7 +50,7 @@ def peers_card_context() -> dict[str, Any]:
         )
         for peer in peers
     ]
-    return {"rows": [Row(p, t) for p, t in zip(peers, tiles_with_jobs(tiles), strict=True)], "peer_form": PeerForm()}
+    return {"rows": [Row(p, t) for p, t in zip(peers, tiles_with_jobs(tiles), strict=True)]}
 
 
 CREDENTIALS = Card(

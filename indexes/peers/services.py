@@ -57,8 +57,7 @@ class Saved:
     job: Job | None
     note: str
 
-    def sentence(self, what: str) -> str:
-        return f"{what} {self.note}"
+
 
 
 # --- Validation ---------------------------------------------------------------------------------
@@ -120,8 +119,8 @@ def credential_set(*, name: str, kind: str, secret: str, actor: Any, source: str
     if existing is not None and existing.kind != kind and existing.peers.exists():
         raise CredentialInvalid(f"{name} is the token of peer {existing.peers.first()}; it stays a peer token.")
     credential = _credential_store(name=name, kind=kind, secret=secret, actor=actor, source=source)
-    broadcasts.card_changed(CREDENTIALS_CARD)
     job, note = verify_queue(params=credential_verify_params(credential), actor=actor, source=source)
+    broadcasts.card_changed(CREDENTIALS_CARD)  # after the job exists: the card shows it queued, not "never"
     return Saved(credential, job, note)
 
 
@@ -206,9 +205,9 @@ def peer_add(
             )
     except IntegrityError:
         raise PeerInvalid(f"A peer named {name} already exists; choose another name, or remove it first.") from None
+    job, note = verify_queue(params={"peer": name}, actor=actor, source=source)
     broadcasts.card_changed(PEERS_CARD)
     broadcasts.card_changed(CREDENTIALS_CARD)
-    job, note = verify_queue(params={"peer": name}, actor=actor, source=source)
     return Saved(peer, job, note)
 
 

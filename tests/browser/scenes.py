@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
+from indexes.peers.services import credential_set, peer_add
 from indexes.services.reindex import index_rebuild
 from indexes.snapshots.services import snapshot_save
 from operations.models import Job, JobState
@@ -27,12 +28,16 @@ class Scene:
             f"/admin/ops/jobs/{self.failed.pk}/",
             "/admin/ops/monitoring/",
             "/admin/ops/monitoring/modules/index/",
+            "/admin/ops/settings/",
         ]
 
 
 def busy_scene(operator, *, seed: int) -> Scene:
-    """A served index and a snapshot of it, a running job part way through and a failed one."""
+    """A served index and a snapshot of it, a running job part way through and a failed one, a credential
+    and a peer (each with its verify job)."""
     entries_with_vectors(unit_rows(20, seed=seed), prefix=f"scene{seed}")
+    credential_set(name=f"git-scene{seed}", kind="git_token", secret="scene-token", actor=operator, source="cli")
+    peer_add(name=f"peer{seed}", base_url=f"https://peer{seed}.example.invalid", token="scene-token", actor=operator, source="cli")
     index_rebuild(RunCtx(), {})
     snapshot_save(source="job", actor=operator, correlation_id=None)
     running = Job.objects.create(

@@ -11,10 +11,11 @@ from asgiref.sync import async_to_sync, sync_to_async
 from audit.models import AuditLog
 from chlops.credentials import credential_delete
 from indexes.models import Credential, Peer
-from indexes.peers.cards import credentials_card_context
 from indexes.peers import services
+from indexes.peers.cards import credentials_card_context
 from operations.models import Job, JobState
 from tests.conftest import receive_containing
+from tests.indexes.peer_factories import verify_jobs_wait
 from tests.operations.factories import job_create
 from tests.operations.test_consumers import open_socket, session_cookie
 from tests.sessions import browser_login, csrf_header
@@ -77,9 +78,12 @@ class CredentialFormTests:
         html = response.content.decode()
         job = Job.objects.get(type="verify")
         assert f"{job} verifies it in the background" in html
-        assert 'data-tile-state="queued"' in html and re.search(r'data-action="verify"[^>]*disabled', html)
-        assert Credential.objects.get().fingerprint in html
-        assert SECRET not in html and SECRET not in client.get(PAGE).content.decode()
+        assert '<section id="credential-form"' in html and 'value="github"' not in html  # the form comes back empty
+        assert "ops:jobs-changed" in response["HX-Trigger"]  # a page without its socket polls the cards now
+        page = client.get(PAGE).content.decode()
+        assert 'data-tile-state="queued"' in page and re.search(r'data-action="verify"[^>]*disabled', page)
+        assert Credential.objects.get().fingerprint in page
+        assert SECRET not in html and SECRET not in page
 
     @pytest.mark.parametrize(
         ("data", "sentence"),
@@ -211,9 +215,10 @@ class SettingsSocketTests:
             assert connected
             snapshot = await socket.receive_from(timeout=10)
             assert 'id="credentials-card"' in snapshot
-            await sync_to_async(services.credential_set)(name=name, kind="git_token", secret=SECRET, actor=superuser, source="web")
             tile = f'id="tile-verify-credential-{name}" data-tile-state='
-            queued = await receive_containing(socket, f'{tile}"queued"', timeout=20)
+            with verify_jobs_wait():
+                await sync_to_async(services.credential_set)(name=name, kind="git_token", secret=SECRET, actor=superuser, source="web")
+                queued = await receive_containing(socket, f'{tile}"queued"', timeout=20)
             done = await receive_containing(socket, f'{tile}"succeeded"', timeout=30, attempts=40)
             await socket.disconnect()
             return queued, done
