@@ -40,3 +40,20 @@ def credential_verify_params(credential: Credential) -> dict[str, str]:
     """What verifying a credential means: a peer's token is verified through its peer."""
     peer = next(iter(credential.peers.all()), None)  # by name; prefetched by credential_list
     return {"peer": peer.name} if peer is not None else {"credential": credential.name}
+
+
+def peer_json(peer: Peer) -> dict:
+    """A peer as `peers list --json` and the API show it: metadata and fingerprints, never its token."""
+    return {
+        "name": peer.name,
+        "base_url": peer.base_url,
+        "enabled": peer.enabled,
+        "credential": peer.credential.name,
+        "token_fingerprint": peer.credential.fingerprint,
+        "signing_key_fingerprint": peer.signing_key_fingerprint or None,
+        "signing_key_recorded_at": peer.signing_key_recorded_at,
+        "last_verified_at": peer.last_verified_at,
+        "last_ok": peer.last_ok,
+        "last_result": peer.last_result,
+        "created_at": peer.created_at,
+    }
