@@ -26,5 +26,8 @@ urlpatterns = [
         name="api-snapshot-restore",
     ),
     path("sync/identity", peers_api.IdentityView.as_view(), name="api-sync-identity"),
+    path("peers", peers_api.PeerListView.as_view(), name="api-peers"),
+    path("peers/<str:name>", peers_api.PeerDetailView.as_view(), name="api-peer"),
+    path("peers/<str:name>/verify", peers_api.PeerVerifyView.as_view(), name="api-peer-verify"),
     path("exports/<path:name>", ExportDownloadView.as_view(), name="api-export-download"),
 ]

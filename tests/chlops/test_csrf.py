@@ -169,6 +169,11 @@ CALLS: dict[tuple[str, str], Call] = {
     ("/api/snapshots/<int:snapshot_id>/restore", "POST"): Call(
         404, f"/api/snapshots/{NO_SNAPSHOT}/restore", {"confirm": "snap"}, as_json=True
     ),
+    ("/api/peers", "POST"): Call(
+        400, "/api/peers", {"name": "p", "base_url": "ftp://x", "token": "t"}, as_json=True, user="superuser"
+    ),
+    ("/api/peers/<str:name>", "DELETE"): Call(404, "/api/peers/ghost", user="superuser"),
+    ("/api/peers/<str:name>/verify", "POST"): Call(404, "/api/peers/ghost/verify", as_json=True),
     # The redirects to the dashboard answer every method; they change nothing, and CSRF still applies.
     **{("/ops/", method): Call(302, "/ops/") for method in UNSAFE},
     **{("/", method): Call(302, "/") for method in UNSAFE},
