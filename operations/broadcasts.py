@@ -50,11 +50,18 @@ class Change:
 
 @dataclass(frozen=True)
 class Rendered:
-    """A change as HTML for viewers and for users who may act, and the page that shows it."""
+    """A change as HTML for viewers and for users who may act, and the page that shows it.
+
+    A job's change also names the job and carries its detail apart (`detail`, `detail_run`): a job's
+    own page is sent only that, and the Operations page never is (see OpsConsumer.ops_fragment).
+    """
 
     html: str
     html_run: str
     page: str = OPERATIONS
+    job: int | None = None
+    detail: str = ""
+    detail_run: str = ""
 
 
 # Render a change, or None when there is nothing to show (a pair of HTML is the Operations page's).
@@ -153,12 +160,21 @@ def _publish(change: Change) -> None:
     if isinstance(rendered, tuple):
         rendered = Rendered(*rendered)
     if rendered is not None:
-        publish(rendered.html, html_run=rendered.html_run, page=rendered.page)
+        job = (
+            {"job": rendered.job, "detail": rendered.detail, "detail_run": rendered.detail_run} if rendered.job else {}
+        )
+        publish(rendered.html, html_run=rendered.html_run, page=rendered.page, **job)
 
 
 EXIT_FLUSH_SECONDS = 5.0
 _sending = threading.local()
 _publisher = Publisher()
+
+
+def ascii_html(html: str) -> str:
+    """The same HTML in ASCII: characters outside it become character references (no script or style
+    element is ever pushed, where a reference would not be read as the character)."""
+    return html if html.isascii() else html.encode("ascii", "xmlcharrefreplace").decode("ascii")
 
 
 def next_seq(page: str = OPERATIONS) -> int:
@@ -170,12 +186,16 @@ def current_seq(page: str = OPERATIONS) -> int:
     return int(redis_client().get(_seq_key(page)) or 0)
 
 
-def publish(html: str, *, html_run: str | None = None, page: str = OPERATIONS) -> None:
+def publish(html: str, *, html_run: str | None = None, page: str = OPERATIONS, **job: object) -> None:
     """Send rendered HTML to the sockets showing `page`; live updates are best effort and never fail the caller.
 
-    `html_run` is the same fragment with the run/cancel/retry controls, for users allowed to use them.
+    `html_run` is the same fragment with the run/cancel/retry controls, for users allowed to use them;
+    `job`, `detail` and `detail_run` (see Rendered) are for the job's own page. The HTML is sent as
+    ASCII, other characters as character references: every socket's server encodes the text again,
+    which for ASCII is a copy.
     """
-    event = {"type": "ops.fragment", "html": html, "html_run": html_run or html}
+    event = {"type": "ops.fragment", "html": ascii_html(html), "html_run": ascii_html(html_run or html)}
+    event.update({name: ascii_html(value) if isinstance(value, str) else value for name, value in job.items()})
     try:
         event["seq"] = next_seq(page)
         layer, loop = get_channel_layer(), getattr(_sending, "loop", None)

@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 1024
 SNAPSHOT_MIN_INTERVAL = 0.5  # seconds; a client asking faster waits, it does not get more renders
+PUSH_TYPES = frozenset({"ops.fragment"})  # what the channel layer hands straight to `push`
 USAGE = 'Send {"type": "resync"} for a fresh snapshot or {"type": "ping"}.'
 
 
@@ -38,11 +39,18 @@ def message_type(text_data: str | None, bytes_data: bytes | None) -> str | None:
 
 class OpsConsumer(AsyncWebsocketConsumer):
     """One dashboard: two trips to the database thread to open (the session's user; then access and
-    the snapshot), none per push, so hundreds of sockets open and take pushes at once."""
+    the snapshot), none per push, so hundreds of sockets open and take pushes at once.
+
+    Pushes come straight from the channel layer's reader (`deliver_direct`), which hands one message
+    to every socket of the process before it reads the next, instead of waking each consumer's task:
+    the next message never delays the last sockets of the one before. While a snapshot is being
+    rendered and sent, pushes wait in `held` and follow it in order.
+    """
 
     async def __call__(self, scope, receive, send) -> None:
         self.joined: set[str] = set()
         self.accepted = False
+        self.held: list[dict[str, Any]] | None = None
         try:
             await super().__call__(scope, receive, send)
         finally:
@@ -51,6 +59,8 @@ class OpsConsumer(AsyncWebsocketConsumer):
             await asyncio.shield(self.groups_leave())
 
     async def groups_leave(self) -> None:
+        if (stop := getattr(self.channel_layer, "deliver_direct_stop", None)) is not None:
+            stop(self.channel_name)
         for group in list(self.joined):
             self.joined.discard(group)
             try:
@@ -79,15 +89,32 @@ class OpsConsumer(AsyncWebsocketConsumer):
         # Joined before the snapshot reads its sequence number, so that no push falls between the two.
         # A refused socket leaves at once; it is never accepted, so nothing is ever sent to it.
         self.joined.add(group)  # before the add: leaving a group never joined is harmless
+        self.held = []  # what is pushed before the snapshot is sent follows it
+        if (direct := getattr(self.channel_layer, "deliver_direct", None)) is not None:
+            direct(self.channel_name, PUSH_TYPES, self.push)
         await self.channel_layer.group_add(group, self.channel_name)
         snapshot = await database_sync_to_async(self._admit)()
         if snapshot is None:
+            self.held = None
             await self.groups_leave()
             await self.close()  # before accept: the handshake is refused
             return
         await self.accept()
         self.accepted = True
+        await self.send_then_held(snapshot)
+
+    async def push(self, event: dict[str, Any]) -> None:
+        """A push from the channel layer's reader: sent now, or after the snapshot being made."""
+        if self.held is not None:
+            self.held.append(event)
+        else:
+            await self.ops_fragment(event)
+
+    async def send_then_held(self, snapshot: str) -> None:
         await self.send(text_data=snapshot)
+        while self.held:
+            await self.ops_fragment(self.held.pop(0))
+        self.held = None  # no await since the list was found empty: nothing can slip in between
 
     def _admit(self) -> str | None:
         """The snapshot for an allowed user (who may watch, who may act, what they filter), else None."""
@@ -95,7 +122,8 @@ class OpsConsumer(AsyncWebsocketConsumer):
         if not allowed:
             return None
         self.filters = fragments.JobFilters.from_query(self.query)
-        self.job_id = int(self.query["job"]) if self.query.get("job", "").isdigit() else None
+        job = self.query.get("job", "")  # a job's own page: the Operations page's sockets, one job's pushes
+        self.job_id = int(job) if job.isdigit() and self.page == broadcasts.OPERATIONS else None
         return self._render_snapshot()
 
     async def disconnect(self, code: int) -> None:
@@ -115,8 +143,9 @@ class OpsConsumer(AsyncWebsocketConsumer):
         if wait > 0:
             await asyncio.sleep(wait)
         self.last_snapshot = time.monotonic()
+        self.held = []
         html = await database_sync_to_async(self._render_snapshot)()
-        await self.send(text_data=html)
+        await self.send_then_held(html)
 
     def _render_snapshot(self) -> str:
         return fragments.snapshot_shared(can_run=self.can_run, filters=self.filters, job_id=self.job_id, page=self.page)
@@ -124,5 +153,15 @@ class OpsConsumer(AsyncWebsocketConsumer):
     async def ops_fragment(self, event: dict[str, Any]) -> None:
         if not self.accepted:
             return  # a push that came while the handshake was being refused
-        html = event.get("html_run") if self.can_run else event.get("html")
-        await self.send(text_data=fragments.seq_marker(event["seq"]) + (html or event.get("html", "")))
+        await self.send(text_data=fragments.seq_marker(event["seq"]) + self.part(event))
+
+    def part(self, event: dict[str, Any]) -> str:
+        """What of a push this page shows: the Operations page every card and a job's row, a job's own
+        page only that job's detail; any other push is just its sequence number, which keeps the
+        page's count of messages whole."""
+        run = "_run" if self.can_run else ""
+        if self.job_id is None:
+            return event.get(f"html{run}") or event.get("html", "")
+        if event.get("job") == self.job_id:
+            return event.get(f"detail{run}") or event.get("detail", "")
+        return ""

@@ -104,19 +104,25 @@ def change_render(change: Change) -> broadcasts.Rendered | tuple[str, str] | Non
     return broadcasts.Rendered(*cards.card_render_both(card), page=card.page)
 
 
-def job_fragments_for_everyone(job: Job, *, with_latest_runs: bool = True) -> tuple[str, str]:
-    """Render what one changed job means for every page (its row, its detail and the latest runs),
-    for viewers and for users who may run jobs, sharing what they share."""
+def job_fragments_for_everyone(job: Job, *, with_latest_runs: bool = True) -> broadcasts.Rendered:
+    """Render what one changed job means for every page, for viewers and for users who may run jobs,
+    sharing what they share: for the Operations page its row and the latest runs, for its own page
+    its detail (each page is sent only its part, see OpsConsumer.ops_fragment)."""
     history = list(job.history.select_related("actor"))
     latest = render_card(DASHBOARD, "latest-runs", latest_runs_context(), oob=True) if with_latest_runs else ""
-    return _job_parts(job, history, can_run=False) + latest, _job_parts(job, history, can_run=True) + latest
+    rows = [_job_row(job, can_run=can_run) + latest for can_run in (False, True)]
+    details = [_job_detail(job, history, can_run=can_run) for can_run in (False, True)]
+    return broadcasts.Rendered(rows[0], rows[1], job=job.pk, detail=details[0], detail_run=details[1])
 
 
-def _job_parts(job: Job, history: list, *, can_run: bool) -> str:
+def _job_row(job: Job, *, can_run: bool) -> str:
     # A <tr> cannot stand beside <div>s in HTML; a <template> carries it, as htmx documents for OOB rows.
     row = render_card(DASHBOARD, "job-row", {"job": job, "can_run": can_run}, oob=True)
-    detail = render_card(DETAIL, "job-detail", {"job": job, "history": history, "can_run": can_run}, oob=True)
-    return f"<template>{row.strip()}</template>{detail}"
+    return f"<template>{row.strip()}</template>"
+
+
+def _job_detail(job: Job, history: list, *, can_run: bool) -> str:
+    return render_card(DETAIL, "job-detail", {"job": job, "history": history, "can_run": can_run}, oob=True)
 
 
 def seq_marker(seq: int, *, snapshot: bool = False) -> str:
@@ -172,4 +178,8 @@ def snapshot_shared(
 
 def tabs_context(current: str) -> dict[str, Any]:
     """The ops pages' tab bar: every registered page, the current one marked."""
-    return {"ops_tabs": [{"page": page, "url": reverse(page.url_name), "current": page.name == current} for page in cards.pages()]}
+    return {
+        "ops_tabs": [
+            {"page": page, "url": reverse(page.url_name), "current": page.name == current} for page in cards.pages()
+        ]
+    }

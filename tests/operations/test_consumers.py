@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 
@@ -137,23 +138,36 @@ class BroadcastTests:
     def test_a_job_change_arrives_as_a_fragment_with_the_next_seq(self, operator, auditor):
         cookies = [session_cookie(operator), session_cookie(auditor)]
 
-        async def scenario() -> tuple[str, str, str, Job]:
-            sockets = [(await open_socket(c))[0] for c in cookies]
-            snapshots = [await s.receive_from(timeout=10) for s in sockets]
+        async def scenario() -> tuple[str, str, str, str, str, Job]:
             job = await sync_to_async(Job.objects.create)(type="canary", state=JobState.RUNNING, done=3, total=10)
+            other = await sync_to_async(Job.objects.create)(type="canary", state=JobState.QUEUED)
+            paths = [
+                "/ws/ops/?view=dashboard",
+                "/ws/ops/?view=dashboard",
+                f"/ws/ops/?job={job.pk}",
+                f"/ws/ops/?job={other.pk}",
+            ]
+            sockets = [(await open_socket(c, path=p))[0] for c, p in zip(cookies + cookies, paths, strict=True)]
+            snapshots = [await s.receive_from(timeout=10) for s in sockets]
             await sync_to_async(broadcasts.job_changed)(job.pk)
-            pushed = [await receive_containing(s, f'<tr id="job-{job.pk}"') for s in sockets]
+            pushed = [await receive_containing(s, f'<tr id="job-{job.pk}"') for s in sockets[:2]]
+            detail = await receive_containing(sockets[2], f'<div id="job-{job.pk}-detail"')
+            # The other job's page gets the push's number only, so that it sees no gap.
+            elsewhere = await receive_containing(sockets[3], lambda message: seq_of(message) == seq_of(detail))
             for s in sockets:
                 await s.disconnect()
-            return snapshots[0], pushed[0], pushed[1], job
+            return snapshots[0], pushed[0], pushed[1], detail, elsewhere, job
 
-        snapshot, for_operator, for_auditor, job = async_to_sync(scenario)()
+        snapshot, for_operator, for_auditor, detail, elsewhere, job = async_to_sync(scenario)()
         # Other processes of the test run push cards too (workers, embedding), so the sequence may jump.
-        assert seq_of(for_operator) == seq_of(for_auditor) > seq_of(snapshot)
+        assert seq_of(for_operator) == seq_of(for_auditor) == seq_of(detail) > seq_of(snapshot)
         assert f'<tr id="job-{job.pk}"' in for_operator and 'hx-swap-oob="true"' in for_operator
         assert '<progress max="100" value="30.0"' in for_operator
-        assert f'<div id="job-{job.pk}-detail"' in for_operator and '<section id="latest-runs"' in for_operator
+        assert '<section id="latest-runs"' in for_operator and f'id="job-{job.pk}-detail"' not in for_operator
         assert "ops-cancel" in for_operator and "ops-cancel" not in for_auditor
+        # A job's own page is sent its detail, not the dashboard's row and cards.
+        assert f'<tr id="job-{job.pk}"' not in detail and "latest-runs" not in detail and "ops-cancel" in detail
+        assert elsewhere == f'<div id="ops-seq" data-seq="{seq_of(detail)}" hx-swap-oob="true"></div>'
 
     def test_resync_answers_with_a_fresh_snapshot(self, operator):
         cookie = session_cookie(operator)
@@ -168,6 +182,40 @@ class BroadcastTests:
             return message
 
         assert 'data-snapshot="true"' in async_to_sync(scenario)()
+
+    def test_a_push_made_while_a_snapshot_renders_follows_the_snapshot(self, operator, monkeypatch):
+        """Pushes reach sockets straight from the channel layer's reader; one that comes while a
+        snapshot is being rendered must still be sent after that snapshot, never before it."""
+        cookie = session_cookie(operator)
+        rendering, release = threading.Event(), threading.Event()
+        render = fragments.snapshot_shared
+
+        def held_render(**kwargs) -> str:
+            html = render(**kwargs)
+            rendering.set()
+            assert release.wait(30), "the test never released the snapshot"
+            return html
+
+        async def scenario() -> list[str]:
+            communicator, _ = await open_socket(cookie)
+            await communicator.receive_from(timeout=10)
+            monkeypatch.setattr(fragments, "snapshot_shared", held_render)
+            await communicator.send_to(text_data=json.dumps({"type": "resync"}))
+            # Other threads than the database one, which the held rendering occupies.
+            assert await asyncio.to_thread(rendering.wait, 30)
+            await asyncio.to_thread(broadcasts.publish, '<div id="pushed-meanwhile"></div>')
+            await asyncio.sleep(0.5)  # the push has reached the consumer, which holds it
+            release.set()
+            received = [await communicator.receive_from(timeout=10)]
+            while "pushed-meanwhile" not in received[-1]:
+                received.append(await communicator.receive_from(timeout=10))
+            await communicator.disconnect()
+            return received
+
+        received = async_to_sync(scenario)()
+        snapshots = [m for m in received if 'data-snapshot="true"' in m]
+        assert snapshots, "the push came before the snapshot it was made during"
+        assert seq_of(received[-1]) > seq_of(snapshots[-1])
 
 
 class BadInputTests:
@@ -208,13 +256,13 @@ class BadInputTests:
 class FragmentTests:
     def test_job_fragments_hold_the_row_the_detail_and_latest_runs_for_out_of_band_swap(self, operator):
         job = Job.objects.create(type="canary", state=JobState.FAILED, requested_by=operator, error="boom")
-        viewers, html = fragments.job_fragments_for_everyone(job)
-        assert re.findall(r'<(?:tr|div|section) id="([^"]+)"[^>]*hx-swap-oob="true"', html) == [
-            f"job-{job.pk}",
-            f"job-{job.pk}-detail",
-            "latest-runs",
-        ]
-        assert "ops-retry" in html and "ops-retry" not in viewers
+        rendered = fragments.job_fragments_for_everyone(job)
+        oob = r'<(?:tr|div|section) id="([^"]+)"[^>]*hx-swap-oob="true"'
+        assert re.findall(oob, rendered.html_run) == [f"job-{job.pk}", "latest-runs"]
+        assert re.findall(oob, rendered.detail_run) == [f"job-{job.pk}-detail"]
+        assert rendered.job == job.pk
+        assert "ops-retry" in rendered.html_run and "ops-retry" not in rendered.html
+        assert "ops-retry" in rendered.detail_run and "ops-retry" not in rendered.detail
 
 
 def group_members() -> set[str]:
