@@ -18,7 +18,9 @@ class ChannelLayerTests:
 
     def test_a_read_timeout_within_the_blocking_pop_is_refused_with_the_fix(self):
         with pytest.raises(ImproperlyConfigured, match=r"socket_timeout \(5 s\) must be longer than its blocking pop"):
-            RedisChannelLayer(hosts=[{"address": settings.REDIS_URL, "max_connections": 5, "timeout": 1, "socket_timeout": 5}])
+            RedisChannelLayer(
+                hosts=[{"address": settings.REDIS_URL, "max_connections": 5, "timeout": 1, "socket_timeout": 5}]
+            )
 
 
 class ReceiveTests:
@@ -68,3 +70,42 @@ class ReceiveTests:
         for _ in range(3):  # the layer's receiving task ends with each event loop, never holding it open
             kept, message = async_to_sync(scenario)()
             assert not kept and message == {"type": "test.message"}
+
+    def test_direct_delivery_hands_each_message_to_every_socket_before_the_next_one(self):
+        """Messages of the types a consumer asked for go to its handler, one message to every handler
+        before the next, in order; a handler that fails costs the others nothing; other types still
+        go to the consumer's buffer."""
+
+        async def scenario() -> tuple[list[tuple[int, int]], dict]:
+            layer = RedisChannelLayer(**settings.CHANNEL_LAYERS["default"]["CONFIG"])
+            channels = [await layer.new_channel() for _ in range(20)]
+            delivered: list[tuple[int, int]] = []
+
+            def handler(n: int):
+                async def handle(message: dict) -> None:
+                    if n == 0:
+                        raise RuntimeError("this socket is broken")
+                    delivered.append((message["n"], n))
+
+                return handle
+
+            for n, channel in enumerate(channels):
+                layer.deliver_direct(channel, {"test.push"}, handler(n))
+                await layer.group_add("direct-test", channel)
+            other = asyncio.create_task(layer.receive(channels[1]))  # the consumer's own receive
+            await asyncio.sleep(0)
+            for n in range(3):
+                await layer.group_send("direct-test", {"type": "test.push", "n": n})
+            await layer.send(channels[1], {"type": "test.other"})
+            buffered = await asyncio.wait_for(other, 10)
+            while len(delivered) < 3 * (len(channels) - 1):
+                await asyncio.sleep(0.01)
+            for channel in channels:
+                layer.deliver_direct_stop(channel)
+                await layer.group_discard("direct-test", channel)
+            return delivered, buffered
+
+        delivered, buffered = async_to_sync(scenario)()
+        assert [n for n, _ in delivered] == sorted(n for n, _ in delivered)  # no message overtook another
+        assert sorted(delivered) == [(n, s) for n in range(3) for s in range(1, 20)]
+        assert buffered == {"type": "test.other"}
