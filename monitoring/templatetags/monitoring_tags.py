@@ -68,15 +68,16 @@ def series_rows(perf: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @register.filter
-def module_rows(series: dict[str, Any]) -> list[dict[str, Any]]:
-    """A module's chart points as table rows, newest first: time, then per family count, errors, mean ms."""
+def family_rows(series: dict[str, Any], family: str) -> list[dict[str, Any]]:
+    """One of a module's charts as table rows, newest first: time, count, errors, mean ms.
+
+    A table per chart, not one for all: three charts' columns side by side do not fit a tablet's width.
+    """
+    numbers = series["families"][family]
     rows = []
     for i, at in enumerate(series["t"]):
         iso, label = _label(at, days=series["range"] in ("24h", "7d"))
-        cells = []
-        for family in series["families"].values():
-            cells.extend([family["count"][i], family["errors"][i], family["mean_ms"][i]])
-        rows.append({"iso": iso, "label": label, "cells": cells})
+        rows.append({"iso": iso, "label": label, "count": numbers["count"][i], "errors": numbers["errors"][i], "mean_ms": numbers["mean_ms"][i]})
     return rows[::-1]
 
 

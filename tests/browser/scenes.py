@@ -10,6 +10,7 @@ from django.utils import timezone
 from indexes.peers.services import credential_set, peer_add
 from indexes.services.reindex import index_rebuild
 from indexes.snapshots.services import snapshot_save
+from monitoring.metrics import RECORDER, series
 from operations.models import Job, JobState
 from tests.indexes.index_factories import RunCtx, entries_with_vectors, unit_rows
 
@@ -28,14 +29,16 @@ class Scene:
             f"/admin/ops/jobs/{self.failed.pk}/",
             "/admin/ops/monitoring/",
             "/admin/ops/monitoring/modules/index/",
+            "/admin/ops/monitoring/modules/embeddings/",  # three series in its charts and their data table
             "/admin/ops/settings/",
         ]
 
 
 def busy_scene(operator, *, seed: int) -> Scene:
     """A served index and a snapshot of it, a running job part way through and a failed one, a credential
-    and a peer (each with its verify job)."""
+    and a peer (each with its verify job), and a minute of each of the embeddings module's series."""
     entries_with_vectors(unit_rows(20, seed=seed), prefix=f"scene{seed}")
+    embeddings_recorded()
     credential_set(name=f"git-scene{seed}", kind="git_token", secret="scene-token", actor=operator, source="cli")
     peer_add(name=f"peer{seed}", base_url=f"https://peer{seed}.example.invalid", token="scene-token", actor=operator, source="cli")
     index_rebuild(RunCtx(), {})
@@ -49,6 +52,14 @@ def busy_scene(operator, *, seed: int) -> Scene:
         requested_by=operator, started_at=timezone.now(), finished_at=timezone.now(), params={"upload": "x"},
     )
     return Scene(running=running, failed=failed)
+
+
+def embeddings_recorded() -> None:
+    """An embedding batch, an embed job and a health check of the embeddings module, in the store."""
+    RECORDER.observe(series.EMBED, "hashing", ("ok",), 0.012)
+    RECORDER.observe(series.JOB, "embed", ("succeeded",), 3.5)
+    RECORDER.observe(series.CHECK, "embeddings", ("healthy",), 0.004)
+    RECORDER.flush()
 
 
 def open_page(page, path: str) -> object:

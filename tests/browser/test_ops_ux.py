@@ -224,6 +224,7 @@ class TabletWidthTests:
         tablet.wait_for_selector('#workers-card tr[data-state="online"]', timeout=20_000)
         for path in [*scene.ops_pages(), "/admin/audit/auditlog/"]:
             open_page(tablet, path)
+            tablet.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")  # data tables too
             width = tablet.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
             assert width[0] <= width[1], f"{path} is {width[0]} px wide at {width[1]} px"
             cut = tablet.evaluate(

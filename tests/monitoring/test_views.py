@@ -4,7 +4,9 @@ URL (anything not offered falls back), the tab bar, and the page's own socket an
 from __future__ import annotations
 
 import datetime
+import random
 import re
+import time
 import uuid
 
 import pytest
@@ -14,6 +16,7 @@ from django.utils import timezone
 
 from monitoring.health import runner, services
 from monitoring.health.modules import BY_NAME
+from monitoring.metrics import RECORDER, clock, series
 from monitoring.metrics.series import MODULES
 from monitoring.models import HealthEvent
 from operations import broadcasts
@@ -125,6 +128,24 @@ class ModulePageTests:
         assert "What its states mean" in html and "Half or more of the searches" in html
         assert 'data-chart-data="{&quot;module&quot;:&quot;search&quot;' in html and 'value="24h" checked' in html
         assert "down</strong> — search says so." in html and "→ <strong>healthy</strong>" in html
+
+    def test_each_of_a_modules_charts_has_a_data_table_of_its_own(self, operator):
+        # A minute of this test's own, hours ago: other tests record at the real time.
+        clock.clock_set(series.bucket_start(time.time() - 2 * 3600 - random.randrange(300) * 60, 60) + 5)
+        try:
+            RECORDER.flush()
+            RECORDER.observe(series.EMBED, "hashing", ("ok",), 0.012)
+            RECORDER.observe(series.JOB, "embed", ("failed",), 3.5, error=True)
+            RECORDER.observe(series.CHECK, "embeddings", ("healthy",), 0.004)
+            RECORDER.flush()
+            html = client_for(operator).get("/admin/ops/monitoring/modules/embeddings/charts/").content.decode()
+        finally:
+            clock.clock_reset()
+        tables = re.findall(r"<table.*?</table>", html, re.S)
+        assert [re.search(r"<caption>(\w[\w ]*),", t).group(1) for t in tables] == ["Jobs", "Embedding batches", "Health checks"]
+        for table in tables:
+            assert len(re.findall(r'<th scope="col">', table)) == 4  # time, count, failed, mean ms: a tablet's width
+        assert "<td>1</td><td>1</td><td>3500.0</td>" in tables[0]
 
     def test_an_unknown_module_is_404_naming_the_thirteen(self, operator):
         response = client_for(operator).get("/admin/ops/monitoring/modules/nope/")
