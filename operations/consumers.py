@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 1024
 SNAPSHOT_MIN_INTERVAL = 0.5  # seconds; a client asking faster waits, it does not get more renders
+GROUP_RENEWALS = 4  # times per group_expiry that an open socket renews its membership
 PUSH_TYPES = frozenset({"ops.fragment"})  # what the channel layer hands straight to `push`
 USAGE = 'Send {"type": "resync"} for a fresh snapshot or {"type": "ping"}.'
 
@@ -59,6 +60,8 @@ class OpsConsumer(AsyncWebsocketConsumer):
             await asyncio.shield(self.groups_leave())
 
     async def groups_leave(self) -> None:
+        if (renewal := getattr(self, "renewal", None)) is not None:
+            renewal.cancel()
         if (stop := getattr(self.channel_layer, "deliver_direct_stop", None)) is not None:
             stop(self.channel_name)
         for group in list(self.joined):
@@ -101,7 +104,20 @@ class OpsConsumer(AsyncWebsocketConsumer):
             return
         await self.accept()
         self.accepted = True
+        self.renewal = asyncio.create_task(self.groups_renew())
         await self.send_then_held(snapshot)
+
+    async def groups_renew(self) -> None:
+        """Stay in the groups for as long as the socket is open: channels-redis forgets a member once its
+        group_expiry (a day) has passed since it was added, so a page open longer would stop getting pushes."""
+        every = getattr(self.channel_layer, "group_expiry", 86400) / GROUP_RENEWALS
+        while True:
+            await asyncio.sleep(every)
+            for group in list(self.joined):
+                try:
+                    await self.channel_layer.group_add(group, self.channel_name)
+                except Exception:  # noqa: BLE001 — Redis down: the next renewal tries again
+                    logger.warning("could not renew the membership of group %s", group, exc_info=True)
 
     async def push(self, event: dict[str, Any]) -> None:
         """A push from the channel layer's reader: sent now, or after the snapshot being made."""

@@ -23,7 +23,7 @@ from audit.models import AuditLog
 from chlops.asgi import application
 from chlops.redis_clients import redis_client
 from chlops.stack import daphne_command
-from operations import broadcasts, fragments
+from operations import broadcasts, consumers, fragments
 from operations.models import Job, JobState
 from tests.conftest import Process, free_port, receive_containing, wait_for
 
@@ -272,6 +272,26 @@ def group_members() -> set[str]:
 
 
 class GroupTests:
+    def test_an_open_socket_renews_its_membership_before_the_group_forgets_it(self, operator, monkeypatch):
+        # A renewal every 0.2 s instead of every 6 hours (a quarter of channels-redis' one-day group_expiry).
+        monkeypatch.setattr(consumers, "GROUP_RENEWALS", get_channel_layer().group_expiry / 0.2)
+        key = f"{settings.CHANNEL_LAYERS['default']['CONFIG']['prefix']}:group:{broadcasts.OPS_GROUP}"
+        cookie = session_cookie(operator)
+
+        async def scenario() -> tuple[float, float]:
+            before = await sync_to_async(group_members)()
+            communicator, _ = await open_socket(cookie)
+            await communicator.receive_from(timeout=10)
+            (channel,) = await sync_to_async(group_members)() - before
+            added = await sync_to_async(redis_client().zscore)(key, channel)
+            await asyncio.sleep(1.5)
+            renewed = await sync_to_async(redis_client().zscore)(key, channel)
+            await communicator.disconnect()
+            return added, renewed
+
+        added, renewed = async_to_sync(scenario)()
+        assert renewed > added + 1  # the member's time was moved on while the socket stayed open
+
     def test_a_consumer_that_fails_leaves_its_group(self, operator):
         cookie = session_cookie(operator)
 
