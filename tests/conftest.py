@@ -19,6 +19,7 @@ from django.contrib.auth.models import Group, User
 from django.db import connection
 
 from chlops.redis_server import redis_server_start
+from chlops.stack import daphne_command
 from operations.groups import groups_ensure
 
 BASE_DIR = Path(settings.BASE_DIR)
@@ -168,7 +169,7 @@ def web_server(stack_env, tmp_path_factory) -> Iterator[str]:
     """daphne serving the real ASGI application (HTTP and websockets) on the test database."""
     port = free_port()
     log = tmp_path_factory.mktemp("daphne") / "daphne.log"
-    process = Process([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "chlops.asgi:application"], stack_env, log)
+    process = Process(daphne_command("127.0.0.1", port), stack_env, log)  # as runstack starts it
 
     def up() -> bool:
         if process.popen.poll() is not None:
