@@ -303,7 +303,7 @@ class EmbeddingCardPushTests:
         cookie = f"sessionid={client.cookies['sessionid'].value}"
         headers = [(b"cookie", cookie.encode()), (b"origin", b"http://localhost"), (b"host", b"localhost")]
         communicator = WebsocketCommunicator(application, "/ws/ops/?view=dashboard", headers=headers)
-        connected, _ = await communicator.connect()
+        connected, _ = await communicator.connect(timeout=10)
         assert connected
         try:
             snapshot = await communicator.receive_from(timeout=10)

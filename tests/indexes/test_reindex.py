@@ -158,7 +158,7 @@ class ReindexJobTests:
         cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
         headers = [(b"cookie", cookie), (b"origin", b"http://localhost"), (b"host", b"localhost")]
         communicator = WebsocketCommunicator(application, "/ws/ops/?view=dashboard", headers=headers)
-        connected, _ = await communicator.connect()
+        connected, _ = await communicator.connect(timeout=10)
         assert connected
         try:
             await communicator.receive_from(timeout=10)  # the snapshot

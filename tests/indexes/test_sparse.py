@@ -208,7 +208,7 @@ class SparseCardPushTests:
             "/ws/ops/?view=dashboard",
             headers=[(b"cookie", cookie.encode()), (b"origin", b"http://localhost"), (b"host", b"localhost")],
         )
-        connected, _ = await communicator.connect()
+        connected, _ = await communicator.connect(timeout=10)
         assert connected
         try:
             await receive_containing(communicator, "Not generated yet")  # the snapshot, the sparse card as it was

@@ -191,7 +191,7 @@ class WorkersCardPushTests:
             (b"host", b"localhost"),
         ]
         communicator = WebsocketCommunicator(application, "/ws/ops/?view=dashboard", headers=headers)
-        assert (await communicator.connect())[0]
+        assert (await communicator.connect(timeout=10))[0]
         try:
             assert 'data-worker="push@host"' in await communicator.receive_from(timeout=10)  # the snapshot
             await database_sync_to_async(beat)("push@host", up_since=up, queues=["control"])

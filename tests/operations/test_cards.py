@@ -58,7 +58,7 @@ class CardTests:
             "/ws/ops/?view=dashboard",
             headers=[(b"cookie", cookie.encode()), (b"origin", b"http://localhost"), (b"host", b"localhost")],
         )
-        connected, _ = await communicator.connect()
+        connected, _ = await communicator.connect(timeout=10)
         assert connected
         snapshot = await communicator.receive_from(timeout=10)
         assert "value=1" in snapshot
