@@ -9,6 +9,8 @@ from rest_framework.views import APIView
 
 from monitoring import performance, prometheus
 from monitoring.health import selectors
+from monitoring.status import database
+from monitoring.status.params import params_check
 from operations.api.permissions import CanViewDashboard
 from operations.api.serializers import job_json
 
@@ -49,6 +51,22 @@ class PerformanceView(APIView):
 
     def get(self, request):
         return Response(performance.performance(performance.range_parse(request.query_params.get("range"))))
+
+
+class DatabaseView(APIView):
+    permission_classes = [CanViewDashboard]
+
+    def get(self, request):
+        params_check(request.query_params, ("range",))
+        return Response(database.database_overview(performance.range_parse(request.query_params.get("range"))))
+
+
+class DatabasePoolView(APIView):
+    permission_classes = [CanViewDashboard]
+
+    def get(self, request):
+        params_check(request.query_params, ())
+        return Response(database.pool_status())
 
 
 class MetricsView(APIView):

@@ -9,9 +9,10 @@ class MonitoringConfig(AppConfig):
 
     def ready(self) -> None:
         from celery import signals
+        from django.db.backends.signals import connection_created
 
         from monitoring import cards, heartbeat, roster
-        from monitoring.collectors import work
+        from monitoring.collectors import database, work
         from monitoring.health import beat
         from operations import cards as card_registry
         from operations import observers, workers
@@ -20,8 +21,9 @@ class MonitoringConfig(AppConfig):
         card_registry.register(cards.QUEUES)
         card_registry.page_register(cards.PAGE)
         card_registry.register(cards.OVERVIEW)
-        for card in cards.MODULE_CARDS:
+        for card in (*cards.MODULE_CARDS, *cards.INFRA_CARDS):
             card_registry.register(card)
+        connection_created.connect(database.connection_instrument, weak=False)
         workers.roster_register(roster.ROSTER)
         observers.observer_register(work.work_observed)
         signals.worker_ready.connect(heartbeat.on_worker_ready, weak=False)

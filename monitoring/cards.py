@@ -7,10 +7,11 @@ from typing import Any
 
 from django.conf import settings
 
-from monitoring import selectors
+from monitoring import performance, selectors
 from monitoring.health import selectors as health
 from monitoring.health.modules import ALL as MODULES
 from monitoring.health.services import OVERVIEW_CARD, module_card
+from monitoring.status import database
 from operations import cards
 from operations import workers as control
 
@@ -64,3 +65,19 @@ MODULE_CARDS = tuple(
     )
     for position, module in enumerate(MODULES)
 )
+
+
+# --- The infrastructure cards of the Monitoring page (issue 10), pushed after each health round ----
+
+INFRA_TEMPLATE = "monitoring/infra_cards.html"
+
+
+def database_card_context() -> dict[str, Any]:
+    try:
+        return {"db": database.database_overview(performance.DEFAULT_RANGE), "unavailable": ""}
+    except performance.MetricsUnavailable as exc:
+        return {"db": None, "unavailable": exc.message}
+
+
+DATABASE = cards.Card(name="database-card", template=INFRA_TEMPLATE, context=database_card_context, order=60, page=PAGE.name)
+INFRA_CARDS = (DATABASE,)

@@ -15,48 +15,23 @@ from typing import Any
 
 import redis
 
-from chlops.exceptions import ChlopsError, ServiceUnavailable
 from monitoring.health import selectors as health
 from monitoring.health.insights import change
 from monitoring.metrics import clock, reading, series
+from monitoring.metrics.ranges import (  # noqa: F401 — the pages and the API read them from here
+    DEFAULT_RANGE,
+    RANGES,
+    UNAVAILABLE,
+    MetricsUnavailable,
+    RangeInvalid,
+    range_or_default,
+    range_parse,
+)
 from monitoring.metrics.reading import Point
-from monitoring.metrics.series import ALL, HOUR, MINUTE, MODULES, TEN_MINUTES
+from monitoring.metrics.series import ALL, MINUTE, MODULES, TEN_MINUTES
 
-# Seconds, the chart's resolution and the per-module table's: each read stays a few hundred hashes.
-RANGES = {
-    "1h": (3600, MINUTE, MINUTE),
-    "6h": (6 * 3600, MINUTE, TEN_MINUTES),
-    "24h": (86400, TEN_MINUTES, HOUR),
-    "7d": (7 * 86400, HOUR, HOUR),
-}
-DEFAULT_RANGE = "1h"
 QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
 STARTED = time.monotonic()  # near enough this process's start: the URLs load it with the first request
-
-
-class RangeInvalid(ChlopsError):
-    status = 400
-
-
-class MetricsUnavailable(ServiceUnavailable):
-    pass
-
-
-UNAVAILABLE = "The metrics cannot be read: Redis is not answering. Counting resumes by itself when it is back."
-
-
-def range_parse(value: str | None) -> str:
-    """The range asked for (1h when none), or RangeInvalid naming the four."""
-    if value in (None, ""):
-        return DEFAULT_RANGE
-    if value not in RANGES:
-        raise RangeInvalid(f"Unknown range {value!r}; use one of: {', '.join(RANGES)}.")
-    return value
-
-
-def range_or_default(value: str | None) -> str:
-    """The range for a page: anything not offered falls back to the default."""
-    return value if value in RANGES else DEFAULT_RANGE
 
 
 def performance(range_name: str) -> dict[str, Any]:
@@ -156,7 +131,7 @@ def module_performance(name: str, range_name: str) -> dict[str, Any]:
     return {"module": name, "range": range_name, "resolution_seconds": width, "t": [at for at, _ in points], "families": families}
 
 
-FAMILY_ORDER = ["http", "job", "search", "embed", "check"]
+FAMILY_ORDER = ["http", "job", "search", "embed", "check", "query"]
 
 
 def summaries(perf: dict[str, Any]) -> dict[str, str]:

@@ -10,4 +10,6 @@ urlpatterns = [
     path("health", api.HealthView.as_view(), name="api-health"),
     path("health/modules/<str:name>", api.ModuleHealthView.as_view(), name="api-health-module"),
     path("monitoring/performance", api.PerformanceView.as_view(), name="api-monitoring-performance"),
+    path("monitoring/database", api.DatabaseView.as_view(), name="api-monitoring-database"),
+    path("monitoring/db/pool", api.DatabasePoolView.as_view(), name="api-monitoring-db-pool"),
 ]

@@ -18,7 +18,7 @@ from monitoring import performance
 from monitoring.health import selectors as health
 from monitoring.health.modules import UnknownModule, module_get
 from monitoring.health.selectors import ModuleView, Overview
-from monitoring.health.services import OVERVIEW_CARD, module_card
+from monitoring.health.services import INFRA_CARDS, OVERVIEW_CARD, module_card
 from monitoring.metrics.series import CRITICAL
 from operations import cards, fragments
 from operations.access import VIEW, can_run, ops_view
@@ -85,6 +85,7 @@ def monitoring_page(request: HttpRequest) -> HttpResponse:
     context.update(
         {
             "overview_html": cards.card_render(cards.get(OVERVIEW_CARD), can_run=can_act, context={"overview": overview}),
+            "infra": [cards.card_render(cards.get(name), can_run=can_act) for name in INFRA_CARDS],
             "modules": modules,
             "shown_count": sum(1 for item in modules if item["shown"]),
             "statuses": STATUSES,

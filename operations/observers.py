@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 logger = logging.getLogger(__name__)
@@ -23,6 +24,10 @@ class Observation:
     seconds: float
     items: int = 1  # texts embedded, for an embedding batch
 
+
+# The work this thread is doing, for observers that name where something came from (a slow query):
+# "job:<type>" while the runner runs a job. A request is known from audit.context.current_request.
+current_work: ContextVar[str] = ContextVar("operations_current_work", default="")
 
 Observer = Callable[[Observation], None]
 _observers: list[Observer] = []

@@ -113,6 +113,7 @@ def job_execute(*, job_id: int, worker: str = "") -> None:
     JobHistory.objects.create(job=job, kind=HistoryKind.TRANSITION, state=JobState.RUNNING)
     broadcasts.job_changed(job.pk)
     ctx = RunContext(job)
+    working = observers.current_work.set(f"job:{job.type}")
     beating = threading.Event()
     threading.Thread(target=_heartbeat, args=(job.pk, beating), name=f"job-{job.pk}-heartbeat", daemon=True).start()
     try:
@@ -129,6 +130,7 @@ def job_execute(*, job_id: int, worker: str = "") -> None:
         _finish(job, JobState.SUCCEEDED, result=result or {}, error="")
     finally:
         beating.set()
+        observers.current_work.reset(working)
 
 
 def heartbeat_interval() -> float:

@@ -49,6 +49,8 @@ ROUTES = {
     "ops:job-retry": "jobs",
     "ops:run": "jobs",
     "ops:workers-control": "workers",
+    "api-monitoring-database": "database",
+    "api-monitoring-db-pool": "database",
 }
 # The admin's own pages, by the app they show.
 PREFIXES = (

@@ -16,6 +16,7 @@ import uuid
 import celery
 import redis
 from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
+from django.conf import settings
 from health_check import HealthCheck
 from health_check.contrib.celery import Ping
 from health_check.exceptions import ServiceUnavailable, ServiceWarning
@@ -26,7 +27,9 @@ from chlops.exceptions import ServiceUnavailable as ChlopsUnavailable
 from monitoring import selectors
 from monitoring.health import beat
 from monitoring.metrics import reading, series
+from monitoring.metrics.sketch import bin_value
 from monitoring.models import WorkerState
+from monitoring.status import database
 from operations import workers as control
 
 WINDOW = 300  # seconds of recent traffic a rate is read over
@@ -182,3 +185,31 @@ class BeatSending(HealthCheck):
             raise ServiceUnavailable(f"celery beat has sent no task for {age:.0f} s, so no schedule runs; {hint}.")
         if age > self.degraded_after:
             raise ServiceWarning(f"celery beat has sent no task for {age:.0f} s; it sends one every few seconds.")
+
+
+@dataclasses.dataclass
+class QueriesFast(HealthCheck):
+    """Queries of the last five minutes: the share slower than CHLOPS_SLOW_QUERY_MS; PostgreSQL's connections."""
+
+    minimum: int = dataclasses.field(default=50, repr=False)
+    slow_share: float = dataclasses.field(default=0.1, repr=False)
+    utilization: float = dataclasses.field(default=90.0, repr=False)
+
+    def run(self) -> None:
+        try:
+            point = reading.recent(series.QUERY.name, settings.DATABASES, seconds=WINDOW)
+        except redis.RedisError:
+            raise ServiceWarning("The query metrics cannot be read: Redis is not answering.") from None
+        threshold = settings.CHLOPS_SLOW_QUERY_MS / 1000
+        slow = sum(n for index, n in point.sketch.bins.items() if bin_value(index) >= threshold)
+        if point.count >= self.minimum and slow / point.count >= self.slow_share:
+            raise ServiceWarning(
+                f"{slow} of the last {point.count} queries took longer than {settings.CHLOPS_SLOW_QUERY_MS:g} ms "
+                f"({slow / point.count:.0%}) in the last {WINDOW // 60} minutes; the slow query log names them."
+            )
+        pool = database.pool_status()
+        if pool["pooled"] and (pool["utilization_percent"] or 0) >= self.utilization:
+            raise ServiceWarning(
+                f"{pool['connections']} of PostgreSQL's {pool['max_connections']} connections are in use "
+                f"({pool['utilization_percent']:g} %): new connections will soon be refused."
+            )

@@ -19,6 +19,7 @@ from chlops.redis_clients import redis_async_client
 from monitoring.health.infrastructure import (
     BeatSending,
     ChannelLayerRoundTrip,
+    QueriesFast,
     QueuesMoving,
     RequestsAnswered,
     WorkersAnswer,
@@ -58,7 +59,7 @@ def _redis_checks() -> tuple[HealthCheck, ...]:
 def _database_checks() -> tuple[HealthCheck, ...]:
     from health_check.contrib.psutil import Disk  # psutil loads where checks run, not in every web process
 
-    return (health_check.Database(), Disk(path=settings.DATA_DIR, max_disk_usage_percent=95.0))
+    return (health_check.Database(), Disk(path=settings.DATA_DIR, max_disk_usage_percent=95.0), QueriesFast())
 
 
 ALL = (
@@ -77,9 +78,11 @@ ALL = (
         "The database every process reads and writes, and the disk of the data dir.",
         _database_checks,
         slow_ms=500,
-        degraded="SELECT 1 took longer than 500 ms, or the data dir's disk is 95 % full.",
+        degraded="SELECT 1 took longer than 500 ms, the data dir's disk is 95 % full, a tenth of the last 5 minutes' queries "
+        "were slower than CHLOPS_SLOW_QUERY_MS, or PostgreSQL's connections are 90 % used.",
         down="The database does not answer SELECT 1.",
-        todo="Check that PostgreSQL runs (or that the SQLite file in the data dir is readable), and free disk space.",
+        todo="Check that PostgreSQL runs (or that the SQLite file in the data dir is readable), and free disk space; "
+        "for slow queries, open the Database card's slow query log.",
     ),
     Module(
         "broker",

@@ -24,6 +24,7 @@ from operations import broadcasts
 logger = logging.getLogger(__name__)
 
 OVERVIEW_CARD = "health-overview"
+INFRA_CARDS = ("database-card",)  # monitoring.cards registers them
 HISTORY_KEEP = timedelta(days=30)
 
 
@@ -45,6 +46,8 @@ def health_round() -> list[ModuleAnswer]:
     for module in changed:
         broadcasts.card_changed(module_card(module))
     broadcasts.card_changed(OVERVIEW_CARD)  # it shows the time of the last round
+    for card in INFRA_CARDS:  # their numbers move with every query and request: pushed each round
+        broadcasts.card_changed(card)
     return answers
 
 

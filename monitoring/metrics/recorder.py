@@ -10,6 +10,7 @@ the shared `dropped` counter; nothing piles up in memory.
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import os
 import threading
@@ -31,6 +32,16 @@ FLUSH_TIMEOUT = 0.5  # seconds a flush may wait on Redis; only the flusher threa
 INCREMENTS = """
 for i = 2, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
 if ARGV[1] ~= '0' then redis.call('EXPIREAT', KEYS[1], ARGV[1]) end
+return 1
+"""
+# A gauge's sample into each resolution's bucket: the last one, and the highest one.
+GAUGE = """
+for i = 1, #KEYS do
+  local high = tonumber(redis.call('HGET', KEYS[i], 'max') or '-1')
+  if tonumber(ARGV[1]) > high then redis.call('HSET', KEYS[i], 'max', ARGV[1]) end
+  redis.call('HSET', KEYS[i], 'last', ARGV[1])
+  redis.call('EXPIREAT', KEYS[i], ARGV[i + 1])
+end
 return 1
 """
 
@@ -66,6 +77,8 @@ class Recorder:
         self.flushing = threading.Lock()  # one flush at a time: when flush() returns, all counted before it is sent
         self.pending: dict[tuple[int, str, str, tuple[str, ...]], Tally] = {}
         self.counters: dict[tuple[str, str], int] = {}
+        self.notes: list[tuple[series.Log, str]] = []
+        self.gauges: dict[tuple[int, str], int] = {}
         self.dropped = 0  # measurements this process dropped since it started
         self.dropped_unsent = 0  # of those, not yet added to the shared counter
         self.last_error = ""
@@ -95,6 +108,25 @@ class Recorder:
         slot = (counter.name, counter.value_of(value))
         with self.lock:
             self.counters[slot] = self.counters.get(slot, 0) + n
+        if self.thread is None:
+            self._start()
+
+    def note(self, log: series.Log, entry: dict) -> None:
+        """Add an entry to the head of `log` (it keeps its latest `log.keep`)."""
+        if not settings.CHLOPS_METRICS:
+            return
+        text = json.dumps(entry, default=str)
+        with self.lock:
+            self.notes.append((log, text))
+        if self.thread is None:
+            self._start()
+
+    def gauge(self, gauge: series.Gauge, value: int) -> None:
+        """Sample a level now (the last sample of a second is the one sent)."""
+        if not settings.CHLOPS_METRICS:
+            return
+        with self.lock:
+            self.gauges[(int(clock.now()), gauge.name)] = value
         if self.thread is None:
             self._start()
 
@@ -128,13 +160,15 @@ class Recorder:
         with self.lock:
             pending, self.pending = self.pending, {}
             counters, self.counters = self.counters, {}
+            notes, self.notes = self.notes, []
+            gauges, self.gauges = self.gauges, {}
             unsent = self.dropped_unsent
-        if not pending and not counters and not unsent:
+        if not pending and not counters and not unsent and not notes and not gauges:
             return True
         try:
-            self._write(pending, counters, unsent)
+            self._write(pending, counters, unsent, notes, gauges)
         except (redis.RedisError, OSError) as exc:
-            lost = sum(tally.n for tally in pending.values()) + sum(counters.values())
+            lost = sum(tally.n for tally in pending.values()) + sum(counters.values()) + len(notes) + len(gauges)
             with self.lock:
                 self.dropped += lost
                 self.dropped_unsent += lost
@@ -147,7 +181,9 @@ class Recorder:
             self.last_error = ""
         return True
 
-    def _write(self, pending: dict, counters: dict[tuple[str, str], int], unsent: int) -> None:
+    def _write(
+        self, pending: dict, counters: dict[tuple[str, str], int], unsent: int, notes: list | None = None, gauges: dict | None = None
+    ) -> None:
         hashes = increments(pending)
         totals = hashes.setdefault((series.COUNTERS_KEY, 0), defaultdict(int))
         for (name, value), n in counters.items():
@@ -161,6 +197,17 @@ class Recorder:
                 if fields:
                     args = [expire_at, *(item for pair in fields.items() for item in pair)]
                     script(keys=[key], args=args, client=pipe)
+            for log, texts in _by_log(notes or []).items():
+                pipe.lpush(log.key, *texts)
+                pipe.ltrim(log.key, 0, log.keep - 1)
+            gauge_script = _script(client, GAUGE)
+            for (at, name), value in sorted((gauges or {}).items()):
+                keys, expiries = [], []
+                for width in (MINUTE, TEN_MINUTES, series.HOUR):
+                    start = series.bucket_start(at, width)
+                    keys.append(series.gauge_key(width, start, name))
+                    expiries.append(start + width + series.keep_for(width))
+                gauge_script(keys=keys, args=[value, *expiries], client=pipe)
             pipe.execute()
 
 
@@ -207,13 +254,20 @@ def _add(fields: dict[str, int], tally: Tally) -> None:
         fields[str(index)] += n
 
 
-_scripts: dict[int, object] = {}
+def _by_log(notes: list[tuple[series.Log, str]]) -> dict[series.Log, list[str]]:
+    found: dict[series.Log, list[str]] = {}
+    for log, text in notes:
+        found.setdefault(log, []).append(text)  # LPUSH of a, b leaves b first: newest at the head
+    return found
 
 
-def _script(client: redis.Redis):
-    found = _scripts.get(id(client))
+_scripts: dict[tuple[int, str], object] = {}
+
+
+def _script(client: redis.Redis, source: str = INCREMENTS):
+    found = _scripts.get((id(client), source))
     if found is None:
-        found = _scripts[id(client)] = client.register_script(INCREMENTS)
+        found = _scripts[(id(client), source)] = client.register_script(source)
     return found
 
 

@@ -29,6 +29,8 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
+from django.conf import settings
+
 from indexes.embedders import EMBEDDERS
 from operations import registry
 
@@ -156,7 +158,17 @@ CHECK = Family(
     module=lambda key: key if key in MODULES else "web",
     words="health checks",
 )
-FAMILIES = {family.name: family for family in (HTTP, JOB, SEARCH, EMBED, CHECK)}
+QUERY = Family(
+    name="query",
+    metric="chlops_db_query_duration_seconds",
+    help="Time a database query took, by the connection's alias (the execute wrapper on every connection).",
+    key_label="database",
+    keys=lambda: settings.DATABASES,
+    labels=(),
+    module=lambda key: "database",
+    words="queries",
+)
+FAMILIES = {family.name: family for family in (HTTP, JOB, SEARCH, EMBED, CHECK, QUERY)}
 
 
 @dataclass(frozen=True)
@@ -185,7 +197,48 @@ DROPPED = Counter(
     metric="chlops_metrics_dropped",
     help="Measurements dropped because Redis did not answer when a process flushed them.",
 )
-COUNTERS = {counter.name: counter for counter in (EMBEDDED_TEXTS, DROPPED)}
+SLOW_QUERIES = Counter(
+    name="slow_queries",
+    metric="chlops_db_slow_queries",
+    help="Database queries slower than CHLOPS_SLOW_QUERY_MS.",
+)
+DB_LOCKED = Counter(
+    name="db_locked",
+    metric="chlops_db_locked",
+    help="Queries that failed because SQLite's busy timeout ran out (database is locked).",
+)
+COUNTERS = {counter.name: counter for counter in (EMBEDDED_TEXTS, DROPPED, SLOW_QUERIES, DB_LOCKED)}
+
+
+@dataclass(frozen=True)
+class Log:
+    """The latest `keep` entries of something (a JSON object each), newest first, in one Redis list."""
+
+    name: str
+    keep: int
+
+    @property
+    def key(self) -> str:
+        return f"{PREFIX}:log:{self.name}"
+
+
+SLOW_QUERY_LOG = Log(name="slow_queries", keep=100)
+
+
+@dataclass(frozen=True)
+class Gauge:
+    """A level sampled over time (a queue's length): per bucket its last and its highest sample."""
+
+    name: str
+    help: str
+
+
+QUEUE_LENGTH = Gauge(name="queue_length", help="Messages waiting in the broker's queues, all together.")
+GAUGES = {gauge.name: gauge for gauge in (QUEUE_LENGTH,)}
+
+
+def gauge_key(width: int, start: int, gauge: str) -> str:
+    return f"{PREFIX}:{WIDTHS[width]}:{start}:gauge:{gauge}"
 
 
 def widths_of(key: str) -> tuple[int, ...]:
