@@ -197,7 +197,9 @@ CHANNEL_LAYERS = {
 }
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Django's RedisCache, counting hits and misses; its clear() removes only its own keys (the
+        # broker and the channel layer share this Redis and its db).
+        "BACKEND": "monitoring.collectors.cache.InstrumentedRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "chlops",
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},

@@ -7,11 +7,11 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from monitoring import performance, prometheus
+from monitoring import performance, prometheus, services
 from monitoring.health import selectors
-from monitoring.status import database
+from monitoring.status import cache, database
 from monitoring.status.params import params_check
-from operations.api.permissions import CanViewDashboard
+from operations.api.permissions import SOURCE, CanRunJobs, CanViewDashboard
 from operations.api.serializers import job_json
 
 
@@ -67,6 +67,25 @@ class DatabasePoolView(APIView):
     def get(self, request):
         params_check(request.query_params, ())
         return Response(database.pool_status())
+
+
+class CacheView(APIView):
+    permission_classes = [CanViewDashboard]
+
+    def get(self, request):
+        params_check(request.query_params, ())
+        return Response(cache.cache_overview())
+
+
+class CacheClearView(APIView):
+    """Clear the Django cache (its own keys only): whoever may run jobs; anyone else 403, audited."""
+
+    permission_classes = [CanRunJobs]
+
+    def post(self, request):
+        params_check(request.query_params, ())
+        removed = services.cache_clear(actor=request.user, source=SOURCE)
+        return Response({"removed": removed, "message": cache.cleared_sentence(removed)})
 
 
 class MetricsView(APIView):

@@ -11,7 +11,7 @@ from monitoring import performance, selectors
 from monitoring.health import selectors as health
 from monitoring.health.modules import ALL as MODULES
 from monitoring.health.services import OVERVIEW_CARD, module_card
-from monitoring.status import database
+from monitoring.status import cache, database
 from operations import cards
 from operations import workers as control
 
@@ -80,4 +80,14 @@ def database_card_context() -> dict[str, Any]:
 
 
 DATABASE = cards.Card(name="database-card", template=INFRA_TEMPLATE, context=database_card_context, order=60, page=PAGE.name)
-INFRA_CARDS = (DATABASE,)
+
+
+def cache_card_context() -> dict[str, Any]:
+    try:
+        return {"cache": cache.cache_overview(), "unavailable": ""}
+    except performance.MetricsUnavailable as exc:
+        return {"cache": None, "unavailable": exc.message}
+
+
+CACHE = cards.Card(name="cache-card", template=INFRA_TEMPLATE, context=cache_card_context, order=61, page=PAGE.name)
+INFRA_CARDS = (DATABASE, CACHE)

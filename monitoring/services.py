@@ -6,11 +6,17 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+import redis
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from django.db import transaction
 from django.utils import timezone
 
+from audit.services import audit_record
+from chlops.exceptions import ChlopsError, ServiceUnavailable
 from chlops.redis_clients import redis_client
 from monitoring import selectors
+from monitoring.collectors.cache import InstrumentedRedisCache
 from monitoring.models import WorkerHeartbeat, WorkerState
 from operations import broadcasts
 from operations import services as job_services
@@ -133,3 +139,26 @@ def queues_depth_check() -> bool:
         return False
     broadcasts.card_changed(QUEUES_CARD)
     return True
+
+
+CACHE_CARD = "cache-card"
+
+
+def cache_clear(*, actor: Any, source: str) -> int | None:
+    """Remove the Django cache's keys, never the broker's or the channel layer's; audit how many went."""
+    backend = caches["default"]
+    if isinstance(backend, RedisCache) and not isinstance(backend, InstrumentedRedisCache):
+        raise ChlopsError(
+            "The configured cache is Django's own RedisCache, whose clear() empties the whole Redis database "
+            "(the broker's queues too): configure monitoring.collectors.cache.InstrumentedRedisCache to clear it here."
+        )
+    try:
+        removed = backend.clear()
+    except redis.RedisError:
+        raise ServiceUnavailable("Redis is not answering, so the cache was not cleared; try again when it is back.") from None
+    audit_record(
+        action="cache.clear", actor=actor, source=source, target="cache:default",
+        details={"removed": removed, "backend": type(backend).__name__},
+    )  # fmt: skip
+    broadcasts.card_changed(CACHE_CARD)
+    return removed

@@ -12,16 +12,18 @@ from typing import Any
 from django.contrib import admin
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
-from monitoring import performance
+from chlops.exceptions import ChlopsError
+from monitoring import performance, services
 from monitoring.health import selectors as health
 from monitoring.health.modules import UnknownModule, module_get
 from monitoring.health.selectors import ModuleView, Overview
 from monitoring.health.services import INFRA_CARDS, OVERVIEW_CARD, module_card
 from monitoring.metrics.series import CRITICAL
+from monitoring.status.cache import cleared_sentence
 from operations import cards, fragments
-from operations.access import VIEW, can_run, ops_view
+from operations.access import RUN, SOURCE, VIEW, can_run, ops_view
 
 PAGE = "monitoring"
 STATUSES = {"all": "All", "healthy": "Healthy", "degraded": "Degraded", "down": "Down"}
@@ -165,3 +167,14 @@ def module_charts(request: HttpRequest, name: str) -> HttpResponse:
         "ranges": list(performance.RANGES),
     }
     return render(request, "monitoring/_module_charts.html", context)
+
+
+@ops_view(RUN)
+@require_POST
+def cache_clear(request: HttpRequest) -> HttpResponse:
+    """The Cache card's Clear cache (after the page's confirmation): the card answers with what was removed."""
+    try:
+        removed = services.cache_clear(actor=request.user, source=SOURCE)
+    except ChlopsError as exc:
+        return cards.card_response(services.CACHE_CARD, status=exc.status, notice=exc.message, notice_error=True)
+    return cards.card_response(services.CACHE_CARD, notice=cleared_sentence(removed))

@@ -51,6 +51,9 @@ ROUTES = {
     "ops:workers-control": "workers",
     "api-monitoring-database": "database",
     "api-monitoring-db-pool": "database",
+    "api-monitoring-cache": "cache",
+    "api-monitoring-cache-clear": "cache",
+    "monitoring:cache-clear": "cache",
 }
 # The admin's own pages, by the app they show.
 PREFIXES = (

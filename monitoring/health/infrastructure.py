@@ -29,6 +29,7 @@ from monitoring.health import beat
 from monitoring.metrics import reading, series
 from monitoring.metrics.sketch import bin_value
 from monitoring.models import WorkerState
+from monitoring.status import cache as cache_status
 from monitoring.status import database
 from operations import workers as control
 
@@ -212,4 +213,20 @@ class QueriesFast(HealthCheck):
             raise ServiceWarning(
                 f"{pool['connections']} of PostgreSQL's {pool['max_connections']} connections are in use "
                 f"({pool['utilization_percent']:g} %): new connections will soon be refused."
+            )
+
+
+@dataclasses.dataclass
+class CacheRoom(HealthCheck):
+    """Redis has room for the cache: under 95 % of its maxmemory, when one is set."""
+
+    full: float = dataclasses.field(default=0.95, repr=False)
+
+    def run(self) -> None:
+        memory = cache_status.redis_memory()
+        used, most = memory.get("used_memory_bytes"), memory.get("maxmemory_bytes")
+        if used and most and used >= self.full * most:
+            raise ServiceWarning(
+                f"Redis uses {used / most:.0%} of its maxmemory ({most // 2**20} MB): it evicts keys "
+                f"({memory['evicted_keys']} so far) under the {memory['maxmemory_policy']} policy."
             )

@@ -18,6 +18,7 @@ from chlops.exceptions import ChlopsError
 from chlops.redis_clients import redis_async_client
 from monitoring.health.infrastructure import (
     BeatSending,
+    CacheRoom,
     ChannelLayerRoundTrip,
     QueriesFast,
     QueuesMoving,
@@ -108,9 +109,9 @@ ALL = (
         "cache",
         "Cache",
         "Django's cache in Redis.",
-        lambda: (health_check.Cache(timeout=datetime.timedelta(seconds=2)),),
+        lambda: (health_check.Cache(timeout=datetime.timedelta(seconds=2)), CacheRoom()),
         slow_ms=500,
-        degraded="Setting and reading a cache key takes longer than 500 ms.",
+        degraded="Setting and reading a cache key takes longer than 500 ms, or Redis uses 95 % of its maxmemory.",
         down="A key set in the cache cannot be read back.",
         todo="Check Redis and its memory (maxmemory).",
     ),

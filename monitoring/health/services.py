@@ -24,7 +24,7 @@ from operations import broadcasts
 logger = logging.getLogger(__name__)
 
 OVERVIEW_CARD = "health-overview"
-INFRA_CARDS = ("database-card",)  # monitoring.cards registers them
+INFRA_CARDS = ("database-card", "cache-card")  # monitoring.cards registers them
 HISTORY_KEEP = timedelta(days=30)
 
 

@@ -180,9 +180,10 @@ class Counter:
     help: str
     label: str = ""
     values: Callable[[], Collection[str]] = lambda: ()
+    bounded_by_caller: bool = False  # the label's values are bounded where they are made (cache prefixes)
 
     def value_of(self, value: str) -> str:
-        return value if not self.label or value in self.values() else OTHER
+        return value if not self.label or self.bounded_by_caller or value in self.values() else OTHER
 
 
 EMBEDDED_TEXTS = Counter(
@@ -207,7 +208,23 @@ DB_LOCKED = Counter(
     metric="chlops_db_locked",
     help="Queries that failed because SQLite's busy timeout ran out (database is locked).",
 )
-COUNTERS = {counter.name: counter for counter in (EMBEDDED_TEXTS, DROPPED, SLOW_QUERIES, DB_LOCKED)}
+CACHE_HITS = Counter(
+    name="cache_hits",
+    metric="chlops_cache_hits",
+    help="Reads of Django's cache that found their key, by the key's prefix (at most 50 per process, then other).",
+    label="prefix",
+    bounded_by_caller=True,
+)
+CACHE_MISSES = Counter(
+    name="cache_misses",
+    metric="chlops_cache_misses",
+    help="Reads of Django's cache that did not find their key, by the key's prefix.",
+    label="prefix",
+    bounded_by_caller=True,
+)
+COUNTERS = {
+    counter.name: counter for counter in (EMBEDDED_TEXTS, DROPPED, SLOW_QUERIES, DB_LOCKED, CACHE_HITS, CACHE_MISSES)
+}
 
 
 @dataclass(frozen=True)

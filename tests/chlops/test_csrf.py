@@ -156,6 +156,8 @@ CALLS: dict[tuple[str, str], Call] = {
     ),
     ("/admin/ops/settings/peers/<str:name>/remove/", "POST"): Call(404, "/admin/ops/settings/peers/ghost/remove/", user="superuser"),
     ("/admin/ops/settings/peers/<str:name>/verify/", "POST"): Call(404, "/admin/ops/settings/peers/ghost/verify/", user="superuser"),
+    # The Monitoring page's Cache card: Clear cache answers with the card.
+    ("/admin/ops/monitoring/cache/clear/", "POST"): Call(200, "/admin/ops/monitoring/cache/clear/"),
     # The JSON API (a page script, or requests.Session after logging in).
     ("/api/jobs", "POST"): Call(201, "/api/jobs", {"type": "canary", "params": {"seconds": 1}}, as_json=True),
     ("/api/jobs/<int:job_id>/cancel", "POST"): Call(202, running_job_url("/api/jobs/{id}/cancel"), as_json=True),
@@ -169,6 +171,7 @@ CALLS: dict[tuple[str, str], Call] = {
     ("/api/snapshots/<int:snapshot_id>/restore", "POST"): Call(
         404, f"/api/snapshots/{NO_SNAPSHOT}/restore", {"confirm": "snap"}, as_json=True
     ),
+    ("/api/monitoring/cache/clear", "POST"): Call(200, "/api/monitoring/cache/clear", as_json=True),
     ("/api/peers", "POST"): Call(
         400, "/api/peers", {"name": "p", "base_url": "ftp://x", "token": "t"}, as_json=True, user="superuser"
     ),
