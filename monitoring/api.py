@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from monitoring import performance, prometheus, services
 from monitoring.health import selectors
-from monitoring.status import cache, database
+from monitoring.status import cache, database, workers
 from monitoring.status.params import params_check
 from operations.api.permissions import SOURCE, CanRunJobs, CanViewDashboard
 from operations.api.serializers import job_json
@@ -86,6 +86,14 @@ class CacheClearView(APIView):
         params_check(request.query_params, ())
         removed = services.cache_clear(actor=request.user, source=SOURCE)
         return Response({"removed": removed, "message": cache.cleared_sentence(removed)})
+
+
+class WorkersView(APIView):
+    permission_classes = [CanViewDashboard]
+
+    def get(self, request):
+        params_check(request.query_params, ("range",))
+        return Response(workers.worker_status(performance.range_parse(request.query_params.get("range"))))
 
 
 class MetricsView(APIView):

@@ -12,6 +12,7 @@ from monitoring.health import selectors as health
 from monitoring.health.modules import ALL as MODULES
 from monitoring.health.services import OVERVIEW_CARD, module_card
 from monitoring.status import cache, database
+from monitoring.status import workers as worker_status
 from operations import cards
 from operations import workers as control
 
@@ -90,4 +91,16 @@ def cache_card_context() -> dict[str, Any]:
 
 
 CACHE = cards.Card(name="cache-card", template=INFRA_TEMPLATE, context=cache_card_context, order=61, page=PAGE.name)
-INFRA_CARDS = (DATABASE, CACHE)
+
+
+def worker_status_card_context() -> dict[str, Any]:
+    try:
+        return {"status": worker_status.worker_status(performance.DEFAULT_RANGE), "unavailable": ""}
+    except performance.MetricsUnavailable as exc:
+        return {"status": None, "unavailable": exc.message}
+
+
+WORKER_STATUS = cards.Card(
+    name="worker-status-card", template=INFRA_TEMPLATE, context=worker_status_card_context, order=62, page=PAGE.name
+)
+INFRA_CARDS = (DATABASE, CACHE, WORKER_STATUS)

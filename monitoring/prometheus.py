@@ -21,6 +21,7 @@ from prometheus_client.openmetrics.exposition import escape_label_name, escape_m
 from prometheus_client.utils import floatToGoString
 
 from chlops.exceptions import ServiceUnavailable
+from monitoring import selectors
 from monitoring.health import selectors as health
 from monitoring.metrics import RECORDER, reading, series
 from monitoring.metrics.reading import Total
@@ -131,6 +132,9 @@ class StoreCollector:
         except ServiceUnavailable:
             pass  # the broker is down: no depth is better than a made-up zero
         yield depth
+        rate = GaugeMetricFamily("chlops_worker_processing_rate", "Tasks the beating workers finished per minute, over the last minute.")
+        rate.add_metric([], selectors.rate_per_minute())
+        yield rate
         online = GaugeMetricFamily("chlops_workers_online", "Workers beating now, by state.", labels=["state"])
         rows = workers.roster().listing()
         for state in (WorkerState.ONLINE, WorkerState.PAUSED, WorkerState.DRAINING):

@@ -13,5 +13,6 @@ urlpatterns = [
     path("monitoring/database", api.DatabaseView.as_view(), name="api-monitoring-database"),
     path("monitoring/db/pool", api.DatabasePoolView.as_view(), name="api-monitoring-db-pool"),
     path("monitoring/cache", api.CacheView.as_view(), name="api-monitoring-cache"),
+    path("monitoring/workers", api.WorkersView.as_view(), name="api-monitoring-workers"),
     path("monitoring/cache/clear", api.CacheClearView.as_view(), name="api-monitoring-cache-clear"),
 ]

@@ -52,6 +52,7 @@ ROUTES = {
     "api-monitoring-database": "database",
     "api-monitoring-db-pool": "database",
     "api-monitoring-cache": "cache",
+    "api-monitoring-workers": "workers",
     "api-monitoring-cache-clear": "cache",
     "monitoring:cache-clear": "cache",
 }

@@ -31,6 +31,7 @@ from monitoring.metrics.sketch import bin_value
 from monitoring.models import WorkerState
 from monitoring.status import cache as cache_status
 from monitoring.status import database
+from monitoring.status import workers as worker_status
 from operations import workers as control
 
 WINDOW = 300  # seconds of recent traffic a rate is read over
@@ -229,4 +230,20 @@ class CacheRoom(HealthCheck):
             raise ServiceWarning(
                 f"Redis uses {used / most:.0%} of its maxmemory ({most // 2**20} MB): it evicts keys "
                 f"({memory['evicted_keys']} so far) under the {memory['maxmemory_policy']} policy."
+            )
+
+
+@dataclasses.dataclass
+class QueueShort(HealthCheck):
+    """The broker's queues together hold fewer messages than the alert threshold."""
+
+    def run(self) -> None:
+        try:
+            length = sum(control.queue_depths().values())
+        except ChlopsUnavailable as exc:
+            raise ServiceUnavailable(exc.message) from None
+        if length > worker_status.QUEUE_ALERT_THRESHOLD:
+            raise ServiceWarning(
+                f"{length} messages wait in the queues, more than {worker_status.QUEUE_ALERT_THRESHOLD}: "
+                "the workers are not keeping up; start another or check that none is paused."
             )

@@ -15,6 +15,7 @@ import redis
 from django.db import transaction
 from django.utils import timezone
 
+from monitoring.collectors import queues
 from monitoring.health import insights, runner
 from monitoring.health.runner import DOWN, ModuleAnswer
 from monitoring.metrics import RECORDER, series
@@ -24,7 +25,7 @@ from operations import broadcasts
 logger = logging.getLogger(__name__)
 
 OVERVIEW_CARD = "health-overview"
-INFRA_CARDS = ("database-card", "cache-card")  # monitoring.cards registers them
+INFRA_CARDS = ("database-card", "cache-card", "worker-status-card")  # monitoring.cards registers them
 HISTORY_KEEP = timedelta(days=30)
 
 
@@ -35,6 +36,7 @@ def module_card(module: str) -> str:
 def health_round() -> list[ModuleAnswer]:
     """Check every module now, store the answers and status changes, and push the cards that changed."""
     answers = runner.modules_check()
+    queues.queue_length_sample()  # the Workers card's chart: one sample a round
     for answer in answers:
         RECORDER.observe(series.CHECK, answer.module, (answer.status,), answer.ms / 1000, error=answer.status == DOWN)
     try:

@@ -215,3 +215,13 @@ def _merged_fields(hashes: list[dict[bytes, bytes]]) -> Point:
         point.sketch.add_bins(dict(zip((present + low).tolist(), added[present].tolist(), strict=True)))
     point.sketch.sum = int(value_array[name_array == b"s"].sum()) / 1_000_000
     return point
+
+
+def gauge_points(gauge: str, *, since: float, until: float, width: int) -> list[tuple[int, int | None, int | None]]:
+    """A gauge's buckets between two times: (start, last sample, highest sample), None where none was taken."""
+    at = starts(since, until, width)
+    raw = _hgetall([series.gauge_key(width, start, gauge) for start in at])
+    return [
+        (start, int(fields[b"last"]) if b"last" in fields else None, int(fields[b"max"]) if b"max" in fields else None)
+        for start, fields in zip(at, raw, strict=True)
+    ]

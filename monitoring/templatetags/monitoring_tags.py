@@ -90,3 +90,13 @@ def status_icon(status: str) -> str:
 def to_json(value: Any) -> str:
     """JSON for a data-* attribute (the template escapes it): htmx drops the script blocks it swaps in."""
     return json.dumps(value, separators=(",", ":"))
+
+
+@register.filter
+def queue_rows(queue: dict[str, Any]) -> list[dict[str, Any]]:
+    """The queue chart's points as table rows, newest first: time, highest and last sample."""
+    rows = []
+    for i, at in enumerate(queue["t"]):
+        iso, label = _label(at, days=queue["range"] in ("24h", "7d"))
+        rows.append({"iso": iso, "label": label, "max": queue["max"][i], "last": queue["last"][i]})
+    return rows[::-1]

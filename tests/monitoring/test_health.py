@@ -185,7 +185,7 @@ class HealthRoundTests:
         assert set(rows) == set(MODULES)
         assert rows["database"].status == "healthy" and rows["database"].response_time_ms > 0
         # Whether a worker is up depends on what else this test session started; the database is up.
-        assert {check["name"] for check in rows["workers"].checks} == {"WorkersOnline", "WorkersAnswer"}
+        assert {check["name"] for check in rows["workers"].checks} == {"WorkersOnline", "WorkersAnswer", "QueueShort"}
         assert HealthEvent.objects.filter(module="database", status="healthy", previous="").count() == 1
         services.health_round()
         assert HealthEvent.objects.filter(module="database").count() == 1  # no change, no new event

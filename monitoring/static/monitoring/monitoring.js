@@ -89,6 +89,17 @@
     });
   }
 
+  // The Workers card: the queue's length with the alert threshold drawn as a flat dashed line.
+  function drawQueue(section) {
+    var data = chartData(section);
+    if (!data) return;
+    var threshold = Number(section.dataset.threshold);
+    plot(section.querySelector('[data-chart="queue"]'), [data.t, data.max, data.t.map(function () { return threshold; })], [
+      line("waiting", css("--link-fg", "#1565c0"), []),
+      line("alert threshold", "#c62828", [6, 4]),
+    ], "messages");
+  }
+
   function drawAll() {
     charts.forEach(function (item) {
       item.chart.destroy();
@@ -98,6 +109,8 @@
     if (perf) drawPerformance(perf);
     var module = document.getElementById("mon-module-charts");
     if (module) drawModule(module);
+    var queue = document.getElementById("worker-status-card");
+    if (queue) drawQueue(queue);
   }
 
   var resizing = null;
@@ -210,6 +223,13 @@
     });
   }
   document.addEventListener("htmx:oobAfterSwap", arrangeSoon);
+  // A pushed or polled Workers card comes without its chart: draw them all again.
+  function redrawIfQueue(event) {
+    var target = event.detail && (event.detail.target || event.detail.elt);
+    if (target && target.id === "worker-status-card") window.requestAnimationFrame(drawAll);
+  }
+  document.addEventListener("htmx:oobAfterSwap", redrawIfQueue);
+  document.addEventListener("htmx:afterSwap", redrawIfQueue);
   document.addEventListener("htmx:afterSwap", arrangeSoon);
 
   // --- The last check's age -------------------------------------------------------------------
