@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "operations",
     "monitoring",
     "indexes",
+    "alerts",  # last: it puts a banner on every ops page the apps before it registered
 ]
 
 MIDDLEWARE = [
@@ -310,6 +311,8 @@ CHLOPS_SEARCH_LATENCY_KEEP = env_int("CHLOPS_SEARCH_LATENCY_KEEP", 1000)  # late
 
 CHLOPS_METRICS = env_bool("CHLOPS_METRICS", True)  # off: nothing is counted (the overhead benchmark's baseline)
 CHLOPS_METRICS_FLUSH_SECONDS = float(os.environ.get("CHLOPS_METRICS_FLUSH_SECONDS", "1"))
+# Off: no worker evaluates alert rules (`alerts evaluate` still does one pass).
+CHLOPS_ALERTS_EVALUATOR = env_bool("CHLOPS_ALERTS_EVALUATOR", True)
 CHLOPS_SLOW_QUERY_MS = float(os.environ.get("CHLOPS_SLOW_QUERY_MS", "100"))  # a query slower than this joins the slow query log
 
 # --- Peers and credentials (DESIGN §12) ---------------------------------------------------

@@ -10,6 +10,7 @@ from monitoring.api import MetricsView
 urlpatterns = [
     path("admin/ops/index/", include("indexes.dashboard.urls")),
     path("admin/ops/monitoring/", include("monitoring.page_urls")),
+    path("admin/ops/alerts/", include("alerts.page_urls")),
     path("admin/ops/settings/", include("indexes.peers.urls")),
     path("admin/ops/", include("operations.urls")),
     path("admin/ops/embedding/retry/", indexes_views.embedding_retry, name="ops-embedding-retry"),
@@ -19,6 +20,7 @@ urlpatterns = [
     path("api/", include("operations.api.urls")),
     path("api/", include("indexes.urls")),
     path("api/", include("monitoring.urls")),
+    path("api/", include("alerts.urls")),
     path("metrics", MetricsView.as_view(), name="metrics"),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]

@@ -43,6 +43,10 @@ class Card:
     page: str = "operations"  # the page that shows it (see Page); its pushes go to that page's sockets only
     # Job types whose changes (queued, running, a phase, the end) re-render it: a card of status tiles.
     jobs: tuple[str, ...] = ()
+    # Shown by the page's shared frame (operations/ops_base.html), above its content, not in its grid.
+    frame: bool = False
+    # The partial that renders it, when several cards share one (each page's banner); else its name.
+    partial: str = ""
 
 
 class UnknownCard(ChlopsError):
@@ -67,6 +71,11 @@ def get(name: str) -> Card:
 def all_cards(page: str | None = None) -> list[Card]:
     """The cards of one page (of every page when None), in their order."""
     return sorted((c for c in _cards.values() if page is None or c.page == page), key=lambda c: (c.order, c.name))
+
+
+def frame_cards(page: str) -> list[Card]:
+    """The cards the shared frame of `page` shows (alert banners…), in their order."""
+    return [card for card in all_cards(page) if card.frame]
 
 
 def cards_following(job_type: str | None) -> list[Card]:
@@ -115,7 +124,7 @@ def page_known(name: str | None) -> str:
 
 def card_render(card: Card, *, can_run: bool, oob: bool = False, context: dict[str, Any] | None = None) -> str:
     context = card.context() if context is None else context
-    return render_to_string(f"{card.template}#{card.name}", {**context, "can_run": can_run, "oob": oob})
+    return render_to_string(f"{card.template}#{card.partial or card.name}", {**context, "can_run": can_run, "oob": oob})
 
 
 def card_render_both(card: Card, *, oob: bool = True) -> tuple[str, str]:

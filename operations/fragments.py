@@ -78,7 +78,8 @@ def system_status_context() -> dict[str, Any]:
 
 
 def cards_context(*, can_run: bool, page: str = broadcasts.OPERATIONS) -> dict[str, Any]:
-    rendered = [(card, cards.card_render(card, can_run=can_run)) for card in cards.all_cards(page)]
+    shown = [card for card in cards.all_cards(page) if not card.frame]  # the frame renders its own
+    rendered = [(card, cards.card_render(card, can_run=can_run)) for card in shown]
     return {
         "grid_cards": [html for card, html in rendered if not card.wide],
         "wide_cards": [html for card, html in rendered if card.wide],

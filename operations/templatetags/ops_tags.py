@@ -7,8 +7,10 @@ from typing import Any
 
 from django import template
 from django.core.serializers.json import DjangoJSONEncoder
+from django.utils.safestring import mark_safe
 
-from operations.access import access_allowed
+from operations import cards
+from operations.access import access_allowed, can_run
 
 register = template.Library()
 
@@ -66,3 +68,14 @@ def page_allowed(page: Any, user: Any) -> bool:
 @register.filter
 def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False, cls=DjangoJSONEncoder)
+
+
+@register.simple_tag(takes_context=True)
+def ops_frame(context: template.Context) -> str:
+    """The cards the shared frame shows on the current page (alert banners), as its socket pushes them."""
+    current = next((tab["page"].name for tab in context.get("ops_tabs", ()) if tab["current"]), None)
+    if current is None:
+        return ""
+    user = context.get("user")
+    able = can_run(user)
+    return mark_safe("".join(cards.card_render(card, can_run=able) for card in cards.frame_cards(current)))  # noqa: S308 — rendered templates

@@ -1,0 +1,80 @@
+"""The alerts API (DESIGN §6): parse, call one service, respond."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.shortcuts import get_object_or_404
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from alerts import selectors, services
+from alerts.models import Alert
+from chlops.exceptions import ChlopsError
+from operations.api.permissions import CanRunJobs, CanViewDashboard
+
+SOURCE = "api"
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+
+
+def _positive(query, name: str) -> int | None:
+    raw = query.get(name)
+    if raw in (None, ""):
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ChlopsError(f"'{name}' must be a positive whole number; follow the 'next' link to page on.")
+    return int(raw)
+
+
+def _choice(query, name: str, allowed: tuple[str, ...]) -> None:
+    value = query.get(name)
+    if value not in (None, "") and value not in allowed:
+        raise ChlopsError(f"Unknown {name} {value!r}; use one of: {', '.join(allowed)}.")
+
+
+class AlertListView(APIView):
+    permission_classes = [CanViewDashboard]
+
+    def get(self, request):
+        query = request.query_params
+        _choice(query, "state", selectors.STATES)
+        _choice(query, "severity", selectors.SEVERITIES)
+        _choice(query, "module", selectors.MODULES)
+        filters = selectors.AlertFilters.from_query(query)
+        size = min(_positive(query, "limit") or PAGE_SIZE, MAX_PAGE_SIZE)
+        page = selectors.alert_page(filters, before=_positive(query, "cursor"), size=size)
+        next_url = None
+        if page.older:
+            next_url = request.build_absolute_uri(f"{request.path}?{urlencode({**query.dict(), 'cursor': page.older})}")
+        return Response(
+            {
+                "firing": [selectors.alert_json(a) for a in selectors.alerts_firing()],
+                "results": [selectors.alert_json(a) for a in page.alerts],
+                "next": next_url,
+            }
+        )
+
+
+class AlertDetailView(APIView):
+    permission_classes = [CanViewDashboard]
+
+    def get(self, request, alert_id: int):
+        return Response(selectors.alert_json(get_object_or_404(Alert, pk=alert_id)))
+
+
+class AlertAckView(APIView):
+    permission_classes = [CanRunJobs]
+
+    def post(self, request, alert_id: int):
+        body = request.data
+        if not isinstance(body, dict):
+            return Response(
+                {"error": 'Send a JSON object like {"comment": "looking into it"} (the comment is optional).'},
+                status=400,
+            )
+        alert = get_object_or_404(Alert, pk=alert_id)
+        alert = services.alert_acknowledge(
+            alert=alert, actor=request.user, comment=body.get("comment") or "", source=SOURCE
+        )
+        return Response(selectors.alert_json(alert))

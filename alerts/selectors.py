@@ -1,0 +1,96 @@
+"""Read alerts as the banners, the Alerts page, the API and the CSV export show them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Case, IntegerField, QuerySet, Value, When
+
+from alerts.models import Alert, AlertState, Severity
+from monitoring.metrics.series import MODULES
+
+STATES = ("firing", "pending", "resolved")
+SEVERITIES = ("critical", "warning", "info")
+
+
+def alerts_firing() -> list[Alert]:
+    """Firing alerts, critical first, newest first within a severity."""
+    rank = Case(
+        When(severity=Severity.CRITICAL, then=Value(0)),
+        When(severity=Severity.WARNING, then=Value(1)),
+        default=Value(2),
+        output_field=IntegerField(),
+    )
+    return list(
+        Alert.objects.filter(state=AlertState.FIRING)
+        .select_related("acknowledged_by")
+        .annotate(rank=rank)
+        .order_by("rank", "-fired_at", "-id")
+    )
+
+
+@dataclass(frozen=True)
+class AlertFilters:
+    """What the history shows: anything not offered is ignored, as the other ops pages do."""
+
+    severity: str = ""
+    state: str = ""
+    module: str = ""
+
+    @classmethod
+    def from_query(cls, query: Any) -> AlertFilters:
+        severity, state, module = (query.get(name) or "" for name in ("severity", "state", "module"))
+        return cls(
+            severity=severity if severity in SEVERITIES else "",
+            state=state if state in STATES else "",
+            module=module if module in MODULES else "",
+        )
+
+    def query(self) -> dict[str, str]:
+        return {name: value for name, value in self.__dict__.items() if value}
+
+
+@dataclass(frozen=True)
+class AlertPage:
+    alerts: list[Alert]
+    older: int | None  # the cursor of the next page, None on the last
+
+
+def alerts_filtered(filters: AlertFilters) -> QuerySet[Alert]:
+    rows = Alert.objects.exclude(state=AlertState.PENDING) if filters.state != "pending" else Alert.objects.all()
+    for name in ("severity", "state", "module"):
+        if value := getattr(filters, name):
+            rows = rows.filter(**{name: value})
+    return rows.select_related("acknowledged_by", "rule").order_by("-id")
+
+
+def alert_page(filters: AlertFilters, *, before: int | None = None, size: int = 25) -> AlertPage:
+    """One page of the history, newest first, by keyset (id < before): no COUNT of the table."""
+    rows = alerts_filtered(filters)
+    if before is not None:
+        rows = rows.filter(id__lt=before)
+    found = list(rows[: size + 1])
+    older = found[size - 1].pk if len(found) > size else None
+    return AlertPage(alerts=found[:size], older=older)
+
+
+def alert_json(alert: Alert) -> dict[str, Any]:
+    return {
+        "id": alert.pk,
+        "rule": alert.rule.name if alert.rule else None,
+        "module": alert.module,
+        "severity": alert.severity,
+        "state": alert.state,
+        "message": alert.message,
+        "value": alert.value,
+        "threshold": alert.threshold,
+        "fingerprint": alert.fingerprint,
+        "started_at": alert.started_at.isoformat(),
+        "fired_at": alert.fired_at.isoformat() if alert.fired_at else None,
+        "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
+        "acknowledged_by": alert.acknowledged_by.get_username() if alert.acknowledged_by else None,
+        "acknowledged_at": alert.acknowledged_at.isoformat() if alert.acknowledged_at else None,
+        "comment": alert.comment,
+        "duration_seconds": round(alert.duration_seconds, 1) if alert.duration_seconds is not None else None,
+    }
