@@ -67,7 +67,11 @@ def evaluate_pass() -> list[Changed]:
     for rule in rules:
         wanted.setdefault(rule.metric, set()).add(rule.module)
     values = values_read(wanted)
-    open_alerts = {a.fingerprint: a for a in Alert.objects.filter(state__in=(AlertState.PENDING, AlertState.FIRING))}
+    # Alerts of no rule (an outside source's) are not this evaluator's to close.
+    open_alerts = {
+        a.fingerprint: a
+        for a in Alert.objects.filter(state__in=(AlertState.PENDING, AlertState.FIRING), rule__isnull=False)
+    }
     changes: list[Changed] = []
     for rule in rules:
         for module in targets(rule):

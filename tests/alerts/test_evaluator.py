@@ -115,18 +115,25 @@ class HysteresisTests:
 
 class StatusRuleTests:
     def test_module_down_fires_one_alert_per_module(self, store_clock):
-        rule = a_rule(metric="module_status", module="", comparison=">=", threshold=2.0, clear_threshold=2.0, for_seconds=0)
+        rule = a_rule(
+            metric="module_status", module="", comparison=">=", threshold=2.0, clear_threshold=2.0, for_seconds=0
+        )
         now = timezone.now()  # a round just now: nothing is derived from stale rounds
         statuses = {"search": "down", "index": "down", "cache": "degraded"}
         for module in MODULES:
-            ModuleHealth.objects.create(module=module, status=statuses.get(module, "healthy"), since=now, checked_at=now)
+            ModuleHealth.objects.create(
+                module=module, status=statuses.get(module, "healthy"), since=now, checked_at=now
+            )
         evaluate_pass()
         rows = alerts_of(rule)
         assert sorted(a.module for a in rows) == ["index", "search"]
         assert {a.message for a in rows} == {"Module index is down", "Module search is down"}
         ModuleHealth.objects.filter(module="search").update(status="healthy")
         evaluate_pass()
-        assert {a.module: a.state for a in alerts_of(rule)} == {"index": AlertState.FIRING, "search": AlertState.RESOLVED}
+        assert {a.module: a.state for a in alerts_of(rule)} == {
+            "index": AlertState.FIRING,
+            "search": AlertState.RESOLVED,
+        }
 
     def test_a_rule_switched_off_resolves_its_alert(self, store_clock):
         rule = a_rule(for_seconds=0)

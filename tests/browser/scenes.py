@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
+from alerts.models import Alert, AlertState
 from indexes.peers.services import credential_set, peer_add
 from indexes.services.reindex import index_rebuild
 from indexes.snapshots.services import snapshot_save
@@ -30,6 +31,7 @@ class Scene:
             "/admin/ops/monitoring/",
             "/admin/ops/monitoring/modules/index/",
             "/admin/ops/monitoring/modules/embeddings/",  # three series in its charts and their data table
+            "/admin/ops/alerts/",
             "/admin/ops/settings/",
         ]
 
@@ -51,6 +53,7 @@ def busy_scene(operator, *, seed: int) -> Scene:
         type="import", state=JobState.FAILED, error="The file has no header row; add one and upload it again.",
         requested_by=operator, started_at=timezone.now(), finished_at=timezone.now(), params={"upload": "x"},
     )
+    alerts_recorded()
     return Scene(running=running, failed=failed)
 
 
@@ -60,6 +63,22 @@ def embeddings_recorded() -> None:
     RECORDER.observe(series.JOB, "embed", ("succeeded",), 3.5)
     RECORDER.observe(series.CHECK, "embeddings", ("healthy",), 0.004)
     RECORDER.flush()
+
+
+def alerts_recorded() -> None:
+    """Firing alerts of two severities and a resolved one; no rule of the evaluator's (it leaves them be)."""
+    now = timezone.now()
+    shapes = [
+        ("critical", "Error rate of web is 7.4 %, above 5 % for 1 minute", AlertState.FIRING),
+        ("warning", "Queue length is 130, above 100 for 30 seconds", AlertState.FIRING),
+        ("info", "Cache hit rate is 42 %, below 50 % for 5 minutes", AlertState.RESOLVED),
+    ]
+    for n, (severity, message, state) in enumerate(shapes):
+        Alert.objects.create(
+            rule=None, module="web", severity=severity, message=message, value=1.0, threshold=1.0, fingerprint=f"scene{n}-{now.timestamp()}",
+            state=state, started_at=now, fired_at=now, resolved_at=now if state == AlertState.RESOLVED else None,
+            acknowledged_by=None, comment="",
+        )  # fmt: skip
 
 
 def open_page(page, path: str) -> object:

@@ -17,6 +17,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, path
 from django.views.decorators.http import require_POST
 from rest_framework.views import APIView
 
+from alerts.models import AlertRule
 from indexes.models import IndexSnapshot
 from operations.models import Job, JobState, Upload
 from tests.sessions import browser_login, csrf_header
@@ -119,6 +120,11 @@ def not_a_zip() -> dict:
 
 
 NO_SNAPSHOT = 987654  # a missing snapshot: the call reaches the view, which says so
+NO_ALERT = 987654  # likewise a missing alert
+
+
+def a_rule_url() -> str:
+    return f"/admin/ops/alerts/rules/{AlertRule.objects.get(name='Error rate above 5 %').pk}/"
 
 CALLS: dict[tuple[str, str], Call] = {
     # The ops pages' controls (htmx posts with the page's token in the header).
@@ -158,6 +164,11 @@ CALLS: dict[tuple[str, str], Call] = {
     ("/admin/ops/settings/peers/<str:name>/verify/", "POST"): Call(404, "/admin/ops/settings/peers/ghost/verify/", user="superuser"),
     # The Monitoring page's Cache card: Clear cache answers with the card.
     ("/admin/ops/monitoring/cache/clear/", "POST"): Call(200, "/admin/ops/monitoring/cache/clear/"),
+    # The Alerts page: a banner's acknowledge button (htmx) and a rule's form (superusers).
+    ("/admin/ops/alerts/<int:alert_id>/ack/", "POST"): Call(404, f"/admin/ops/alerts/{NO_ALERT}/ack/", {"page": "alerts"}),
+    ("/admin/ops/alerts/rules/<int:rule_id>/", "POST"): Call(
+        400, a_rule_url, {"threshold": "not a number"}, user="superuser"
+    ),
     # The JSON API (a page script, or requests.Session after logging in).
     ("/api/jobs", "POST"): Call(201, "/api/jobs", {"type": "canary", "params": {"seconds": 1}}, as_json=True),
     ("/api/jobs/<int:job_id>/cancel", "POST"): Call(202, running_job_url("/api/jobs/{id}/cancel"), as_json=True),
@@ -177,6 +188,7 @@ CALLS: dict[tuple[str, str], Call] = {
     ),
     ("/api/peers/<str:name>", "DELETE"): Call(404, "/api/peers/ghost", user="superuser"),
     ("/api/peers/<str:name>/verify", "POST"): Call(404, "/api/peers/ghost/verify", as_json=True),
+    ("/api/alerts/<int:alert_id>/ack", "POST"): Call(404, f"/api/alerts/{NO_ALERT}/ack", {}, as_json=True),
     # The redirects to the dashboard answer every method; they change nothing, and CSRF still applies.
     **{("/ops/", method): Call(302, "/ops/") for method in UNSAFE},
     **{("/", method): Call(302, "/") for method in UNSAFE},
