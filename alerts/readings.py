@@ -15,6 +15,7 @@ from monitoring.health import selectors as health
 from monitoring.health.runner import DOWN, HEALTHY
 from monitoring.metrics import reading
 from monitoring.metrics.series import ALL, MODULES
+from monitoring.status import cache
 from operations import workers as control
 
 WINDOW_SECONDS = 60  # error rate and p95 are over the last minute (and the current one, as the store buckets it)
@@ -61,8 +62,11 @@ def queue_length(modules: tuple[str, ...]) -> dict[str, float | None]:
 
 
 def cache_hit_rate(modules: tuple[str, ...]) -> dict[str, float | None]:
-    # The instrumented cache backend (DESIGN §10) does not count hits yet: nothing to judge until it does.
-    return dict.fromkeys(modules, None)
+    # The Cache card's ratio: hits over reads since counting began (the store keeps no per-minute cache series yet).
+    overview = cache.cache_overview()
+    reads = overview["hits"] + overview["misses"]
+    value = 100 * overview["hits"] / reads if reads >= MIN_REQUESTS else None
+    return dict.fromkeys(modules, value)
 
 
 def module_status(modules: tuple[str, ...]) -> dict[str, float | None]:
