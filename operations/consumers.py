@@ -172,11 +172,12 @@ class OpsConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=fragments.seq_marker(event["seq"]) + self.part(event))
 
     def part(self, event: dict[str, Any]) -> str:
-        """What of a push this page shows: the Operations page every card and a job's row, a job's own
-        page only that job's detail; any other push is just its sequence number, which keeps the
-        page's count of messages whole."""
+        """What of a push this page shows: a card's push goes to every page of its group (the frame's
+        cards, alert banners say, are on all of them); of a job's push the Operations page gets the
+        row and the latest runs, the job's own page its detail, and another job's page just the
+        sequence number, which keeps the page's count of messages whole."""
         run = "_run" if self.can_run else ""
-        if self.job_id is None:
+        if self.job_id is None or event.get("job") is None:
             return event.get(f"html{run}") or event.get("html", "")
         if event.get("job") == self.job_id:
             return event.get(f"detail{run}") or event.get("detail", "")

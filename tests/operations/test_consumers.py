@@ -154,6 +154,9 @@ class BroadcastTests:
             detail = await receive_containing(sockets[2], f'<div id="job-{job.pk}-detail"')
             # The other job's page gets the push's number only, so that it sees no gap.
             elsewhere = await receive_containing(sockets[3], lambda message: seq_of(message) == seq_of(detail))
+            # A card's push (an alert banner, say) reaches a job's page whole: the frame's cards are on it.
+            await sync_to_async(broadcasts.publish)('<div id="frame-probe"></div>')
+            await receive_containing(sockets[2], '<div id="frame-probe"></div>')
             for s in sockets:
                 await s.disconnect()
             return snapshots[0], pushed[0], pushed[1], detail, elsewhere, job
