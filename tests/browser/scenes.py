@@ -11,6 +11,7 @@ from alerts.models import Alert, AlertState
 from indexes.peers.services import credential_set, peer_add
 from indexes.services.reindex import index_rebuild
 from indexes.snapshots.services import snapshot_save
+from monitoring.collectors.database import slow_query_noted
 from monitoring.metrics import RECORDER, series
 from operations.models import Job, JobState
 from tests.indexes.index_factories import RunCtx, entries_with_vectors, unit_rows
@@ -38,7 +39,8 @@ class Scene:
 
 def busy_scene(operator, *, seed: int) -> Scene:
     """A served index and a snapshot of it, a running job part way through and a failed one, a credential
-    and a peer (each with its verify job), and a minute of each of the embeddings module's series."""
+    and a peer (each with its verify job), a minute of each of the embeddings module's series, and what the
+    Database, Cache and Workers cards show when full (a slow query, cache reads, queue samples)."""
     entries_with_vectors(unit_rows(20, seed=seed), prefix=f"scene{seed}")
     embeddings_recorded()
     credential_set(name=f"git-scene{seed}", kind="git_token", secret="scene-token", actor=operator, source="cli")
@@ -54,6 +56,7 @@ def busy_scene(operator, *, seed: int) -> Scene:
         requested_by=operator, started_at=timezone.now(), finished_at=timezone.now(), params={"upload": "x"},
     )
     alerts_recorded()
+    infra_recorded()
     return Scene(running=running, failed=failed)
 
 
@@ -62,6 +65,16 @@ def embeddings_recorded() -> None:
     RECORDER.observe(series.EMBED, "hashing", ("ok",), 0.012)
     RECORDER.observe(series.JOB, "embed", ("succeeded",), 3.5)
     RECORDER.observe(series.CHECK, "embeddings", ("healthy",), 0.004)
+    RECORDER.flush()
+
+
+def infra_recorded() -> None:
+    """A slow query in the log, hits and misses of two cache prefixes, and the queue's length sampled."""
+    slow_query_noted("SELECT * FROM scene WHERE secret = 'x' AND n IN (1, 2, 3)", 0.25, many=False)
+    for prefix, hits, misses in (("views", 9, 1), ("search", 3, 4)):
+        RECORDER.count(series.CACHE_HITS, prefix, hits)
+        RECORDER.count(series.CACHE_MISSES, prefix, misses)
+    RECORDER.gauge(series.QUEUE_LENGTH, 3)
     RECORDER.flush()
 
 

@@ -1,15 +1,19 @@
 """The Monitoring page in Chromium: the 13 cards, filtered and sorted by keyboard with the choice in the
-URL, a range that redraws every chart, and a module that turns degraded live when it breaks and back."""
+URL, a range that redraws every chart, a module that turns degraded live when it breaks and back, and the
+infrastructure cards (Clear cache asks first)."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
+from django.core.cache import cache
 
+from audit.models import AuditLog
 from indexes.store import index_manifest, served_dir
 from monitoring.health import services
 from monitoring.metrics import RECORDER
+from tests.browser import dialogs
 from tests.browser.scenes import busy_scene, open_page
 from tests.browser.test_dashboard import log_in
 from tests.conftest import wait_for
@@ -98,3 +102,35 @@ class MonitoringPageTests:
         assert page.locator("#mon-checks-heading").count() == 1
         assert page.locator("text=SELECT 1").count() >= 1
         page.wait_for_selector('#mon-module-charts [data-chart="family"] canvas')
+
+
+class InfrastructureCardsTests:
+    def test_the_scene_fills_the_database_cache_and_workers_cards(self, page, operator):
+        scene = busy_scene(operator, seed=64)
+        log_in(page, operator)
+        open_page(page, "/admin/ops/monitoring/")
+        assert page.locator("#database-card .mon-slow-log tbody tr").count() >= 1  # what axe, CSP and 768 px see
+        assert "'x'" not in page.inner_text("#database-card .mon-slow-log")
+        assert page.locator('#cache-card .mon-top-keys tr[data-prefix="views"]').count() == 1
+        assert page.locator(f'#worker-status-card li[data-failed-job="{scene.failed.pk}"] a').count() == 1
+
+    def test_clear_cache_asks_first_keeps_the_keys_when_cancelled_and_clears_them_when_confirmed(self, page, operator):
+        keys = {"h10b:a": 1, "h10b:b": 2}
+        cache.set_many(keys)
+        log_in(page, operator)
+        open_page(page, "/admin/ops/monitoring/")
+
+        page.click("#cache-clear")
+        assert dialogs.dismiss(page).startswith("Clear the cache?")
+        assert cache.get_many(list(keys)) == keys
+        assert not AuditLog.objects.filter(action="cache.clear").exists()
+
+        page.click("#cache-clear")
+        assert "the broker's queues and the live updates are not touched" in dialogs.confirm(page)
+        page.mouse.move(0, 0)  # a toast under the pointer waits for it to leave
+        toast = page.wait_for_selector("#ops-toasts-polite .ops-toast")
+        assert "removed; the broker's and the channel layer's keys were left alone" in toast.inner_text()
+        assert cache.get_many(list(keys)) == {}
+        assert "removed" in page.inner_text("#cache-card-answer")
+        row = AuditLog.objects.get(action="cache.clear")
+        assert row.actor == operator and row.details["removed"] >= 2
