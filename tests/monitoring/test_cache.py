@@ -6,17 +6,28 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
 from django.core.cache import cache, caches
 from django.test import Client
 from health_check.exceptions import ServiceWarning
 
 from audit.models import AuditLog
+from chlops.asgi import application
+from chlops.celery import app
 from chlops.redis_clients import redis_client
 from monitoring.collectors.cache import InstrumentedRedisCache
 from monitoring.health import infrastructure
 from monitoring.health.infrastructure import CacheRoom
 from monitoring.metrics import RECORDER
+from monitoring.services import cache_clear
+from operations import services as job_services
+from operations.broadcasts import OPS_GROUP
+from operations.models import Job, JobState
 from operations.tokens import token_create
+from tests.conftest import only_worker, receive_containing, wait_for
+from tests.gates import hold, wait_until_held
 from tests.sessions import browser_login, csrf_header
 
 pytestmark = pytest.mark.django_db
@@ -42,6 +53,25 @@ def neighbours():
         getattr(client, command)(key, *args)
     yield client
     client.delete(*NEIGHBOURS)
+
+
+def socket_headers(user) -> list[tuple[bytes, bytes]]:
+    client = Client()
+    client.force_login(user)
+    return [
+        (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
+        (b"origin", b"http://localhost"),
+        (b"host", b"localhost"),
+    ]
+
+
+def broker_and_layer(client) -> dict[str, object]:
+    """What a clear must not touch: the jobs queue's messages, its binding, the Operations page's group."""
+    return {
+        "queue": client.lrange("jobs", 0, -1),
+        "binding": client.smembers("_kombu.binding.jobs"),
+        "group": bool(client.zcard(f"chlops:asgi:group:{OPS_GROUP}")),  # its members may come and go; the key stays
+    }
 
 
 class CountingTests:
@@ -134,3 +164,60 @@ class HealthTests:
             CacheRoom().run()
         monkeypatch.undo()
         CacheRoom().run()
+
+
+def worker_name() -> str:
+    return next(node for reply in app.control.ping(timeout=1) for node in reply if node.startswith("test@"))
+
+
+@pytest.mark.django_db(transaction=True)
+class ClearWhileWorkingTests:
+    """Clearing shares a Redis db with Celery's broker and the channel layer, so it is tried mid-run."""
+
+    def test_clearing_mid_job_loses_no_broker_message_nor_group_and_the_pushes_still_arrive(self, operator, worker):
+        async_to_sync(self._run)(operator)
+
+    async def _run(self, operator) -> None:
+        headers = await database_sync_to_async(socket_headers)(operator)
+        socket = WebsocketCommunicator(application, "/ws/ops/", headers=headers)
+        assert (await socket.connect(timeout=10))[0]
+        try:
+            await socket.receive_from(timeout=10)  # the snapshot
+            running, waiting = await database_sync_to_async(self._clear_mid_run)(operator)
+            # Their rows are still pushed to the page's group, to the end (in whichever order they finish).
+            rows = {
+                f'id="job-{job}" class="ops-row" data-job-id="{job}" data-state="succeeded"'
+                for job in (running, waiting)
+            }
+            while rows:
+                pushed = await receive_containing(
+                    socket, lambda message, rows=rows: any(row in message for row in rows), attempts=200
+                )
+                rows = {row for row in rows if row not in pushed}
+        finally:
+            await socket.disconnect()
+
+    def _clear_mid_run(self, operator) -> tuple[int, int]:
+        """A canary parked at a checkpoint, an export waiting in the broker's queue, then Clear cache."""
+        client = redis_client()
+        with only_worker("test"), hold("canary"):
+            running = job_services.job_start(type="canary", params={"seconds": 0.2}, actor=operator, source="cli")
+            wait_until_held(running.pk)
+            app.control.cancel_consumer("jobs", destination=[worker_name()], reply=True, timeout=5)
+            try:
+                queued = client.llen("jobs")
+                waiting = job_services.job_start(type="export", params={}, actor=operator, source="cli")
+                wait_for(lambda: client.llen("jobs") == queued + 1, message="the export's message to wait in the queue")
+                cache.set_many({"h10r:a": 1, "h10r:b": 2})
+                before = broker_and_layer(client)
+                assert before["group"] and before["binding"]
+                removed = cache_clear(actor=operator, source="cli")
+                assert removed >= 2 and cache.get_many(["h10r:a", "h10r:b"]) == {}
+                assert broker_and_layer(client) == before
+            finally:
+                app.control.add_consumer("jobs", destination=[worker_name()], reply=True, timeout=5)
+        for job in (running, waiting):
+            wait_for(lambda job=job: Job.objects.get(pk=job.pk).is_finished, message=f"{job.type} job to finish")
+            job.refresh_from_db()
+            assert job.state == JobState.SUCCEEDED, job.error
+        return running.pk, waiting.pk
