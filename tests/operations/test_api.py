@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import timedelta
 
 import pytest
 from django.test import Client
@@ -173,6 +174,21 @@ class TokenTests:
         token, raw = tokens.token_create(user=operator, source="cli")
         assert raw not in (token.digest, token.prefix + token.digest)
         assert AuditLog.objects.filter(action="token.create", target="olivia").exists()
+
+    def test_last_use_is_written_at_most_once_a_minute(self, operator):
+        token, raw = tokens.token_create(user=operator, source="cli")
+        client = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        assert client.get("/api/jobs").status_code == 200
+        token.refresh_from_db()
+        first = token.last_used_at
+        assert first is not None
+        assert client.get("/api/jobs").status_code == 200
+        token.refresh_from_db()
+        assert token.last_used_at == first  # a call within the minute writes nothing
+        type(token).objects.filter(pk=token.pk).update(last_used_at=first - timedelta(minutes=2))
+        assert client.get("/api/jobs").status_code == 200
+        token.refresh_from_db()
+        assert token.last_used_at > first
 
     def test_revoked_token_is_401(self, operator):
         token, raw = tokens.token_create(user=operator, source="cli")
