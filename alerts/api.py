@@ -8,8 +8,8 @@ from django.shortcuts import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from alerts import selectors, services
-from alerts.models import Alert
+from alerts import selectors, services, silences
+from alerts.models import Alert, Silence
 from chlops.exceptions import ChlopsError
 from operations.api.permissions import CanRunJobs, CanViewDashboard
 
@@ -78,3 +78,31 @@ class AlertAckView(APIView):
             alert=alert, actor=request.user, comment=body.get("comment") or "", source=SOURCE
         )
         return Response(selectors.alert_json(alert))
+
+
+class SilenceListView(APIView):
+    def get_permissions(self):
+        return [CanRunJobs()] if self.request.method == "POST" else [CanViewDashboard()]
+
+    def get(self, request):
+        current, expired = selectors.silences_recent()
+        return Response(
+            {
+                "active": [selectors.silence_json(s) for s in current],
+                "expired": [selectors.silence_json(s) for s in expired],
+            }
+        )
+
+    def post(self, request):
+        silence = silences.silence_create(**silences.silence_fields(request.data), actor=request.user, source=SOURCE)
+        return Response(selectors.silence_json(silence), status=201)
+
+
+class SilenceEndView(APIView):
+    permission_classes = [CanRunJobs]
+
+    def post(self, request, silence_id: int):
+        silence = silences.silence_end(
+            silence=get_object_or_404(Silence, pk=silence_id), actor=request.user, source=SOURCE
+        )
+        return Response(selectors.silence_json(silence))

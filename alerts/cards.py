@@ -15,7 +15,7 @@ PAGE = cards.Page(name="alerts", title="Alerts", url_name="alerts:page", order=3
 
 
 def banner_context(page: str) -> dict[str, Any]:
-    return {"alerts": selectors.alerts_firing(), "banner_id": banner_card(page), "page_name": page}
+    return {"alerts": selectors.alerts_firing(banners=True), "banner_id": banner_card(page), "page_name": page}
 
 
 def banner(page: str) -> cards.Card:

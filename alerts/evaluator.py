@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from alerts import broadcasts, sentences
+from alerts import broadcasts, sentences, silences
 from alerts.models import Alert, AlertRule, AlertState, Comparison
 from alerts.readings import READERS, values_read
 from monitoring.metrics import clock
@@ -82,9 +83,18 @@ def evaluate_pass() -> list[Changed]:
     # Alerts of rules switched off or deleted since they opened: nothing watches them any more.
     for alert in open_alerts.values():
         changes.append(_close(alert, now))
-    if any(change.what in ("fired", "resolved") for change in changes):
+    # Silences run on the wall clock (people set them), not the store's.
+    wall = timezone.now()
+    marked = silences.alerts_mark_silenced(wall)
+    expired = _last_pass[0] is not None and silences.silences_ended_between(_last_pass[0], wall)
+    _last_pass[0] = wall
+    if marked or expired or any(change.what in ("fired", "resolved") for change in changes):
         broadcasts.alerts_changed()
     return changes
+
+
+# When this process last evaluated: a silence that ran out since then brings its alerts' banners back.
+_last_pass: list[datetime | None] = [None]
 
 
 def _step(rule: AlertRule, module: str, value: float | None, alert: Alert | None, now: datetime) -> Changed | None:

@@ -85,6 +85,14 @@ class Alert(models.Model):
     )
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     comment = models.TextField(blank=True)
+    silenced_by = models.ForeignKey(
+        "Silence",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="alerts",
+        help_text="The silence that matched it while open (kept in the history after the silence ends).",
+    )
 
     class Meta:
         ordering = ("-id",)
@@ -108,3 +116,74 @@ class Alert(models.Model):
             return None
         end = self.resolved_at or timezone.now()
         return max(0.0, (end - self.fired_at).total_seconds())
+
+
+class Silence(models.Model):
+    """Hide matching alerts' banners from start to end; they are still recorded, marked silenced.
+
+    Each matcher left empty matches anything; at least one is set. A silence with a job is a
+    maintenance window: opened when that job starts running and ended when it ends.
+    """
+
+    rule = models.ForeignKey(AlertRule, null=True, blank=True, on_delete=models.CASCADE, related_name="silences")
+    metric = models.CharField(max_length=20, choices=Metric.choices, blank=True)
+    module = models.CharField(max_length=20, blank=True)
+    severity = models.CharField(max_length=8, choices=Severity.choices, blank=True)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    comment = models.TextField(blank=True)
+    job = models.ForeignKey("operations.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="silences")
+    correlation_id = models.UUIDField(null=True, blank=True, db_index=True)
+    ended_early_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-id",)
+        indexes = [models.Index(fields=["ends_at"], name="silence_ends_at")]
+
+    def __str__(self) -> str:
+        return f"silence #{self.pk}"
+
+    def is_active(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.starts_at <= now < self.ends_at
+
+    def matches(self, alert: Alert, metric: str) -> bool:
+        return (
+            (self.rule_id is None or self.rule_id == alert.rule_id)
+            and (not self.metric or self.metric == metric)
+            and (not self.module or self.module == alert.module)
+            and (not self.severity or self.severity == alert.severity)
+        )
+
+    @property
+    def matchers_text(self) -> str:
+        parts = [
+            f"rule {self.rule}" if self.rule_id else "",
+            f"metric {self.get_metric_display()}" if self.metric else "",
+            f"module {self.module}" if self.module else "",
+            f"severity {self.severity}" if self.severity else "",
+        ]
+        return ", ".join(p for p in parts if p)
+
+    @property
+    def reason(self) -> str:
+        """What an alert it silences says: 'maintenance: drain job #12' or 'silence #3 by olivia'."""
+        if self.job_id:
+            return f"maintenance: {self.job.type} job #{self.job_id}"
+        by = f" by {self.author.get_username()}" if self.author_id else ""
+        return f"silence #{self.pk}{by}"
+
+
+class AlertPreference(models.Model):
+    """What one person wants on their screen: banners of these metrics and modules (empty: all), and the sound."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alert_preference")
+    metrics = models.JSONField(default=list, blank=True)
+    modules = models.JSONField(default=list, blank=True)
+    sound = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"alert preferences of {self.user}"

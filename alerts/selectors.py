@@ -3,28 +3,38 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.utils import timezone
 
-from alerts.models import Alert, AlertState, Severity
+from alerts.models import Alert, AlertState, Severity, Silence
 from monitoring.metrics.series import MODULES
 
 STATES = ("firing", "pending", "resolved")
 SEVERITIES = ("critical", "warning", "info")
 
 
-def alerts_firing() -> list[Alert]:
-    """Firing alerts, critical first, newest first within a severity."""
+def silenced_now(now: datetime | None = None) -> Q:
+    """Alerts whose silence is active now: the banners leave them out."""
+    now = now or timezone.now()
+    return Q(silenced_by__starts_at__lte=now, silenced_by__ends_at__gt=now)
+
+
+def alerts_firing(*, banners: bool = False) -> list[Alert]:
+    """Firing alerts, critical first, newest first within a severity; for banners, none that is silenced now."""
     rank = Case(
         When(severity=Severity.CRITICAL, then=Value(0)),
         When(severity=Severity.WARNING, then=Value(1)),
         default=Value(2),
         output_field=IntegerField(),
     )
+    rows = Alert.objects.filter(state=AlertState.FIRING)
+    if banners:
+        rows = rows.exclude(silenced_now())
     return list(
-        Alert.objects.filter(state=AlertState.FIRING)
-        .select_related("acknowledged_by")
+        rows.select_related("acknowledged_by", "rule", "silenced_by__job", "silenced_by__author")
         .annotate(rank=rank)
         .order_by("rank", "-fired_at", "-id")
     )
@@ -62,7 +72,7 @@ def alerts_filtered(filters: AlertFilters) -> QuerySet[Alert]:
     for name in ("severity", "state", "module"):
         if value := getattr(filters, name):
             rows = rows.filter(**{name: value})
-    return rows.select_related("acknowledged_by", "rule").order_by("-id")
+    return rows.select_related("acknowledged_by", "rule", "silenced_by__job", "silenced_by__author").order_by("-id")
 
 
 def alert_page(filters: AlertFilters, *, before: int | None = None, size: int = 25) -> AlertPage:
@@ -92,5 +102,36 @@ def alert_json(alert: Alert) -> dict[str, Any]:
         "acknowledged_by": alert.acknowledged_by.get_username() if alert.acknowledged_by else None,
         "acknowledged_at": alert.acknowledged_at.isoformat() if alert.acknowledged_at else None,
         "comment": alert.comment,
+        "silenced_by": alert.silenced_by.reason if alert.silenced_by else None,
+        "silence_id": alert.silenced_by_id,
         "duration_seconds": round(alert.duration_seconds, 1) if alert.duration_seconds is not None else None,
+    }
+
+
+def silences_recent(*, limit: int = 100) -> tuple[list[Silence], list[Silence]]:
+    """Active and upcoming silences (soonest end first), then the latest expired ones (newest first)."""
+    now = timezone.now()
+    rows = Silence.objects.select_related("rule", "author", "job")
+    current = list(rows.filter(ends_at__gt=now).order_by("ends_at", "id")[:limit])
+    expired = list(rows.filter(ends_at__lte=now).order_by("-ends_at", "-id")[:limit])
+    return current, expired
+
+
+def silence_json(silence: Silence) -> dict[str, Any]:
+    now = timezone.now()
+    return {
+        "id": silence.pk,
+        "rule": silence.rule.name if silence.rule else None,
+        "metric": silence.metric or None,
+        "module": silence.module or None,
+        "severity": silence.severity or None,
+        "starts_at": silence.starts_at.isoformat(),
+        "ends_at": silence.ends_at.isoformat(),
+        "ended_early": silence.ended_early_at is not None,
+        "active": silence.starts_at <= now < silence.ends_at,
+        "author": silence.author.get_username() if silence.author else None,
+        "comment": silence.comment,
+        "job_id": silence.job_id,
+        "correlation_id": str(silence.correlation_id) if silence.correlation_id else None,
+        "reason": silence.reason,
     }

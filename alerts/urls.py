@@ -9,5 +9,7 @@ from alerts import api
 urlpatterns = [
     path("alerts", api.AlertListView.as_view(), name="api-alerts"),
     path("alerts/<int:alert_id>", api.AlertDetailView.as_view(), name="api-alert"),
+    path("alerts/silences", api.SilenceListView.as_view(), name="api-alert-silences"),
+    path("alerts/silences/<int:silence_id>/end", api.SilenceEndView.as_view(), name="api-alert-silence-end"),
     path("alerts/<int:alert_id>/ack", api.AlertAckView.as_view(), name="api-alert-ack"),
 ]

@@ -12,10 +12,10 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from alerts import selectors, services
+from alerts import selectors, services, silences
 from alerts.broadcasts import FIRING_CARD, banner_card
 from alerts.cards import PAGE
-from alerts.models import Alert, AlertRule
+from alerts.models import Alert, AlertRule, Metric, Silence
 from chlops.exceptions import ChlopsError
 from monitoring.metrics.series import MODULES
 from operations import cards, fragments
@@ -38,6 +38,7 @@ def page_context(request: HttpRequest, **extra) -> dict:
     before = _before(request)
     history = selectors.alert_page(filters, before=before)
     query = filters.query()
+    current, expired = selectors.silences_recent(limit=25)
     return {
         **admin.site.each_context(request),
         **fragments.tabs_context(PAGE.name),
@@ -54,6 +55,9 @@ def page_context(request: HttpRequest, **extra) -> dict:
         "modules": MODULES,
         "rules": list(AlertRule.objects.all()),
         "can_edit_rules": can_manage_settings(request.user),
+        "can_run": can_run(request.user),
+        "silence_tables": (("Active and upcoming", current), ("Expired", expired)),
+        "metrics": Metric.choices,
         **extra,
     }
 
@@ -122,3 +126,24 @@ def rule_save(request: HttpRequest, rule_id: int) -> HttpResponse:
             request, TEMPLATE, page_context(request, rule_error=f"{rule.name}: {exc.message}"), status=exc.status
         )
     return render(request, TEMPLATE, page_context(request, rule_notice=f"Saved {rule.name}."))
+
+
+@ops_view(RUN)
+@require_POST
+def silence_save(request: HttpRequest) -> HttpResponse:
+    try:
+        silences.silence_create(**silences.silence_fields(request.POST), actor=request.user, source=SOURCE)
+    except ChlopsError as exc:
+        return render(request, TEMPLATE, page_context(request, silence_error=exc.message), status=exc.status)
+    return render(request, TEMPLATE, page_context(request, silence_notice="Silence saved."))
+
+
+@ops_view(RUN)
+@require_POST
+def silence_end(request: HttpRequest, silence_id: int) -> HttpResponse:
+    silence = get_object_or_404(Silence, pk=silence_id)
+    try:
+        silences.silence_end(silence=silence, actor=request.user, source=SOURCE)
+    except ChlopsError as exc:
+        return render(request, TEMPLATE, page_context(request, silence_error=exc.message), status=exc.status)
+    return render(request, TEMPLATE, page_context(request, silence_notice=f"Silence #{silence.pk} ended."))

@@ -121,6 +121,7 @@ def not_a_zip() -> dict:
 
 NO_SNAPSHOT = 987654  # a missing snapshot: the call reaches the view, which says so
 NO_ALERT = 987654  # likewise a missing alert
+NO_SILENCE = 987654  # and a missing silence
 
 
 def a_rule_url() -> str:
@@ -169,6 +170,9 @@ CALLS: dict[tuple[str, str], Call] = {
     ("/admin/ops/alerts/rules/<int:rule_id>/", "POST"): Call(
         400, a_rule_url, {"threshold": "not a number"}, user="superuser"
     ),
+    # Silences: the page's form (whoever may run jobs) and ending one early.
+    ("/admin/ops/alerts/silences/", "POST"): Call(400, "/admin/ops/alerts/silences/", {"minutes": "5"}),
+    ("/admin/ops/alerts/silences/<int:silence_id>/end/", "POST"): Call(404, f"/admin/ops/alerts/silences/{NO_SILENCE}/end/"),
     # The JSON API (a page script, or requests.Session after logging in).
     ("/api/jobs", "POST"): Call(201, "/api/jobs", {"type": "canary", "params": {"seconds": 1}}, as_json=True),
     ("/api/jobs/<int:job_id>/cancel", "POST"): Call(202, running_job_url("/api/jobs/{id}/cancel"), as_json=True),
@@ -189,6 +193,8 @@ CALLS: dict[tuple[str, str], Call] = {
     ("/api/peers/<str:name>", "DELETE"): Call(404, "/api/peers/ghost", user="superuser"),
     ("/api/peers/<str:name>/verify", "POST"): Call(404, "/api/peers/ghost/verify", as_json=True),
     ("/api/alerts/<int:alert_id>/ack", "POST"): Call(404, f"/api/alerts/{NO_ALERT}/ack", {}, as_json=True),
+    ("/api/alerts/silences", "POST"): Call(201, "/api/alerts/silences", {"module": "web", "minutes": 5}, as_json=True),
+    ("/api/alerts/silences/<int:silence_id>/end", "POST"): Call(404, f"/api/alerts/silences/{NO_SILENCE}/end", {}, as_json=True),
     # The redirects to the dashboard answer every method; they change nothing, and CSRF still applies.
     **{("/ops/", method): Call(302, "/ops/") for method in UNSAFE},
     **{("/", method): Call(302, "/") for method in UNSAFE},
