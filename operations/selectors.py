@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import BooleanField, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 
@@ -49,11 +51,25 @@ def job_get(*, job_id: int) -> Job:
 
 
 def job_latest_per_type() -> list[tuple[JobType, Job | None]]:
-    """The latest job of each registered type, for the dashboard card: one index probe per type."""
+    """The latest job of each registered type, for the dashboard card: one index probe per type.
+
+    The probes are one row of scalar subqueries written once, then the jobs by id: built with the ORM,
+    compiling the eleven subqueries cost more (9 ms) than running them, on every job's push."""
     types = registry.all_types()
-    newest = [Subquery(Job.objects.filter(type=t.name).order_by("-id").values("id")[:1]) for t in types]
-    by_type = {job.type: job for job in Job.objects.select_related("requested_by").filter(pk__in=newest)} if types else {}
+    if not types:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(_latest_per_type_sql(len(types)), [t.name for t in types])
+        ids = [pk for pk in cursor.fetchone() if pk is not None]
+    by_type = {job.type: job for job in Job.objects.select_related("requested_by").filter(pk__in=ids)}
     return [(job_type, by_type.get(job_type.name)) for job_type in types]
+
+
+@functools.cache
+def _latest_per_type_sql(count: int) -> str:
+    table, type_column = connection.ops.quote_name(Job._meta.db_table), connection.ops.quote_name("type")
+    probe = f"(SELECT id FROM {table} WHERE {type_column} = %s ORDER BY id DESC LIMIT 1)"
+    return "SELECT " + ", ".join([probe] * count)
 
 
 def job_drain_active() -> Job | None:
