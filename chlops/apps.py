@@ -12,9 +12,10 @@ class ChlopsConfig(AppConfig):
     def ready(self) -> None:
         from django.core import checks
 
-        from chlops.checks import check_test_gates
+        from chlops.checks import check_production, check_test_gates
 
         checks.register(check_test_gates, checks.Tags.security, deploy=True)
+        checks.register(check_production, checks.Tags.security)
 
 
 class ChlopsAdminConfig(BaseAdminConfig):

@@ -7,6 +7,16 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 
+from diagnostics.selectors import diagnostics_production
+
+# The production diagnostics (diagnostics.environment) as `manage.py check` names them.
+PRODUCTION_IDS = {
+    "embedded-redis-in-production": "chlops.W101",
+    "sqlite-in-production": "chlops.W102",
+    "debug-in-production": "chlops.W103",
+    "secret-key-generated": "chlops.W104",
+}
+
 
 def check_test_gates(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Refuse a deployment with test gates on: a test could park its jobs at a checkpoint."""
@@ -18,4 +28,15 @@ def check_test_gates(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
             hint="Unset CHLOPS_TEST_GATES; only the test suite's workers need it.",
             id="chlops.E001",
         )
+    ]
+
+
+def check_production(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Report the settings diagnostics of a production deployment (CHLOPS_ENV=production), from settings alone.
+
+    Warnings, not errors: they stop no command, and SILENCED_SYSTEM_CHECKS can silence one on purpose.
+    """
+    return [
+        checks.Warning(found.message, hint=found.fix, id=PRODUCTION_IDS.get(found.id, "chlops.W100"))
+        for found in diagnostics_production()
     ]

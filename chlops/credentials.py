@@ -88,23 +88,30 @@ def credential_write(name: str, secret: str) -> str:
 
 
 def credential_read(name: str) -> str:
-    """The secret of credential `name`; raise CredentialUnreadable with the reason and the fix."""
+    """The secret of credential `name`; raise CredentialUnreadable with the reason and the fix.
+
+    The error's `extra` holds them apart (`problem`, `fix`), for a diagnostic that shows each on its own.
+    """
     path = credential_path(name)
     try:
         secret = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
-        raise CredentialUnreadable(
-            f"The secret of credential {name} is missing ({path} does not exist); set it again on the Settings page."
+        raise _unreadable(
+            f"The secret of credential {name} is missing ({path} does not exist)", "set it again on the Settings page."
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc.__class__.__name__
-        raise CredentialUnreadable(
-            f"The secret of credential {name} cannot be read ({path}: {reason}); "
-            "make it readable by the user running CHL Ops, or set it again on the Settings page."
+        raise _unreadable(
+            f"The secret of credential {name} cannot be read ({path}: {reason})",
+            "make it readable by the user running CHL Ops, or set it again on the Settings page.",
         ) from None
     if not secret:
-        raise CredentialUnreadable(f"The secret of credential {name} is empty ({path}); set it again on the Settings page.")
+        raise _unreadable(f"The secret of credential {name} is empty ({path})", "set it again on the Settings page.")
     return secret
+
+
+def _unreadable(problem: str, fix: str) -> CredentialUnreadable:
+    return CredentialUnreadable(f"{problem}; {fix}", problem=f"{problem}.", fix=fix[0].upper() + fix[1:])
 
 
 def credential_delete(name: str) -> None:

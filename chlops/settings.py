@@ -73,6 +73,8 @@ IMPORT_DIR = Path(os.environ.get("CHLOPS_IMPORT_DIR") or DATA_DIR / "imports").r
 EXPORT_DIR = Path(os.environ.get("CHLOPS_EXPORT_DIR") or DATA_DIR / "exports").resolve()
 UPLOAD_DIR = DATA_DIR / "uploads"
 
+# Generated once into the data dir when not set: fine on a laptop, a diagnostic in production.
+SECRET_KEY_GENERATED = not os.environ.get("CHLOPS_SECRET_KEY")
 SECRET_KEY = os.environ.get("CHLOPS_SECRET_KEY") or read_or_create_secret(
     DATA_DIR / "secret-key", lambda: secrets.token_urlsafe(50)
 )
@@ -101,7 +103,8 @@ INSTALLED_APPS = [
     "operations",
     "monitoring",
     "indexes",
-    "alerts",  # last: it puts a banner on every ops page the apps before it registered
+    "alerts",  # after the others: it puts a banner on every ops page the apps before it registered
+    "diagnostics",  # last, for the same reason: the settings diagnostics' banners
 ]
 
 MIDDLEWARE = [

@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/", include("indexes.urls")),
     path("api/", include("monitoring.urls")),
     path("api/", include("alerts.urls")),
+    path("api/", include("diagnostics.urls")),
     path("metrics", MetricsView.as_view(), name="metrics"),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]

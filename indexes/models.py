@@ -51,6 +51,8 @@ class Entry(models.Model):
             models.Index(fields=["embedding_state", "kind"], name="entry_embedding_state_kind"),
             # The embedding card's stale counts by embedder, read from the index alone.
             models.Index(fields=["embedding_state", "embedding_model"], name="entry_embedding_state_model"),
+            # The newest changes, and whether the index misses any (the settings diagnostics), by a probe.
+            models.Index(fields=["updated_at"], name="entry_updated_at"),
         ]
 
     def __str__(self) -> str:

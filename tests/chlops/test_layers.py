@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-APPS = ("chlops", "operations", "indexes", "monitoring", "audit")
+APPS = ("chlops", "operations", "indexes", "monitoring", "audit", "diagnostics")
 ROOT = Path(settings.BASE_DIR)
 ENGINE = ("operations.runner", "operations.services", "operations.broadcasts", "operations.tasks", "operations.queueing")
 TEMPLATE_LAYER = ("operations.fragments", "operations.cards", "operations.views", "operations.consumers", "operations.forms")
