@@ -10,8 +10,9 @@ class AlertsConfig(AppConfig):
     def ready(self) -> None:
         from celery import signals
 
-        from alerts import broadcasts, cards, runner
+        from alerts import broadcasts, cards, runner, windows
         from operations import cards as card_registry
+        from operations import observers
 
         card_registry.page_register(cards.PAGE)
         card_registry.register(cards.FIRING)
@@ -20,5 +21,6 @@ class AlertsConfig(AppConfig):
         for page in pages:
             card_registry.register(cards.banner(page))
         broadcasts.pages_set(pages)
+        observers.job_observer_register(windows.job_transitioned)
         signals.worker_ready.connect(runner.on_worker_ready, weak=False)
         signals.worker_shutdown.connect(runner.on_worker_shutdown, weak=False)

@@ -1,4 +1,4 @@
-"""Report work as it ends (a job, a search, an embedding batch) to whoever observes it.
+"""Report work as it ends (a job, a search, an embedding batch), and jobs as they start and end, to whoever observes it.
 
 `operations` and the apps built on it may not import `monitoring`, which observes them all: they
 report here and monitoring registers its observer in its ready(), as apps register cards and job
@@ -48,3 +48,32 @@ def observe(kind: str, *, key: str, outcome: str, seconds: float, items: int = 1
             observer(observation)
         except Exception:  # noqa: BLE001 — a broken observer must not fail the work it watches
             logger.exception("observer %r failed on %s", observer, observation)
+
+
+@dataclass(frozen=True)
+class JobTransition:
+    """A job started running (state "running") or ended (its end state), however it ended: the runner, a
+    cancel, or the reaper failing it for a lost worker."""
+
+    job_id: int
+    type: str
+    state: str
+
+
+JobObserver = Callable[[JobTransition], None]
+_job_observers: list[JobObserver] = []
+
+
+def job_observer_register(observer: JobObserver) -> None:
+    if observer not in _job_observers:
+        _job_observers.append(observer)
+
+
+def job_transition(job_id: int, *, type: str, state: str) -> None:
+    """Tell every job observer that a job started or ended; never raises."""
+    transition = JobTransition(job_id=job_id, type=type, state=state)
+    for observer in _job_observers:
+        try:
+            observer(transition)
+        except Exception:  # noqa: BLE001 — a broken observer must not fail the job it watches
+            logger.exception("job observer %r failed on %s", observer, transition)

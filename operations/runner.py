@@ -111,6 +111,7 @@ def job_execute(*, job_id: int, worker: str = "") -> None:
         return
     job = Job.objects.get(pk=job_id)
     JobHistory.objects.create(job=job, kind=HistoryKind.TRANSITION, state=JobState.RUNNING)
+    observers.job_transition(job.pk, type=job.type, state=JobState.RUNNING)
     broadcasts.job_changed(job.pk)
     ctx = RunContext(job)
     working = observers.current_work.set(f"job:{job.type}")
@@ -168,6 +169,7 @@ def _finish(
     if not ended:
         return  # the reaper (or a cancel of a queued job) got there first
     JobHistory.objects.create(job=job, kind=HistoryKind.TRANSITION, state=state, message=error)
+    observers.job_transition(job.pk, type=job.type, state=state)
     broadcasts.job_changed(job.pk)
     ran = (fields["finished_at"] - job.started_at).total_seconds() if job.started_at else 0.0
     observers.observe("job", key=job.type, outcome=state, seconds=max(0.0, ran))

@@ -14,7 +14,7 @@ from django.utils import timezone
 from audit.models import Outcome
 from audit.services import audit_record
 from chlops.exceptions import ChlopsError, ServiceUnavailable
-from operations import broadcasts, queueing, registry, selectors
+from operations import broadcasts, observers, queueing, registry, selectors
 from operations.models import ACTIVE_STATES, HistoryKind, Job, JobHistory, JobState
 
 logger = logging.getLogger(__name__)
@@ -198,6 +198,7 @@ def _force_state(job: Job, state: str, *, error: str, only_if_stale_before=None)
     if not qs.update(state=state, error=error, finished_at=timezone.now()):
         return False
     JobHistory.objects.create(job=job, kind=HistoryKind.TRANSITION, state=state, message=error)
+    observers.job_transition(job.pk, type=job.type, state=state)
     audit_record(action=f"job.{state}", source="system", target=str(job), outcome=Outcome.FAILURE, details={"job_id": job.pk, "error": error}, correlation_id=job.correlation_id)
     broadcasts.job_changed(job.pk)
     return True
