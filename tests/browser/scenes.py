@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.utils import timezone
 
 from alerts.models import Alert, AlertState
@@ -57,7 +59,15 @@ def busy_scene(operator, *, seed: int) -> Scene:
     )
     alerts_recorded()
     infra_recorded()
+    diagnostics_recorded(operator, seed=seed)
     return Scene(running=running, failed=failed)
+
+
+def diagnostics_recorded(operator, *, seed: int) -> None:
+    """A credential whose file was deleted by hand: a critical diagnostic banner on every ops page (the peer
+    at an address that does not resolve gives a warning one once its verify fails)."""
+    credential_set(name=f"gone-scene{seed}", kind="git_token", secret="scene-token", actor=operator, source="cli")
+    os.unlink(settings.CREDENTIALS_DIR / f"gone-scene{seed}")
 
 
 def embeddings_recorded() -> None:
