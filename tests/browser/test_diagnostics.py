@@ -22,7 +22,11 @@ BANNER = '#diagnostic-banners-operations [data-diagnostic="credential-unreadable
 class DiagnosticBannerBrowserTests:
     def test_a_deleted_credential_file_shows_a_banner_live_after_the_next_job(self, page, operator, worker):
         saved = services.credential_set(
-            name="diag-browser", kind=CredentialKind.GIT_TOKEN, secret="planted-browser-secret", actor=None, source="cli"
+            name="diag-browser",
+            kind=CredentialKind.GIT_TOKEN,
+            secret="planted-browser-secret",
+            actor=None,
+            source="cli",
         )
         wait_for(lambda: not Job.objects.get(pk=saved.job.pk).is_active, timeout=60, message="the first verify to end")
         log_in(page, operator)
