@@ -20,12 +20,24 @@ def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 class DeployCheckTests:
-    def test_production_mode_passes_check_deploy(self, tmp_path):
-        env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    def production_env(self, tmp_path, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
         env.update({"CHLOPS_ENV": "production", "CHLOPS_DATA_DIR": str(tmp_path), "CHLOPS_SECRET_KEY": "x" * 30 + "-Zq9!" * 10})
+        return {**env, **extra}
+
+    def test_production_mode_passes_check_deploy(self, tmp_path):
+        # As the README says to deploy: PostgreSQL and a Redis of its own (check connects to neither).
+        env = self.production_env(tmp_path, DATABASE_URL="postgres://chlops@127.0.0.1:1/chlops", REDIS_URL="redis://127.0.0.1:1/0")
         result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
         assert result.returncode == 0, result.stderr
         assert "no issues" in result.stdout
+
+    def test_check_reports_sqlite_and_the_embedded_redis_in_production(self, tmp_path):
+        result = manage("check", env=self.production_env(tmp_path))
+        assert result.returncode == 0, result.stderr  # warnings: they stop no command
+        assert "(chlops.W101) CHLOPS_ENV is production but Redis is the embedded one" in result.stderr
+        assert "(chlops.W102) CHLOPS_ENV is production but the database is SQLite" in result.stderr
+        assert "chlops.W103" not in result.stderr and "chlops.W104" not in result.stderr
 
 
 class SecretTests:
