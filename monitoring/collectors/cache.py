@@ -50,8 +50,12 @@ class InstrumentedRedisCache(RedisCache):
     def get_many(self, keys: Any, version: int | None = None) -> dict:
         keys = list(keys)
         found = super().get_many(keys, version=version)
+        counts: dict[tuple[series.Counter, str], int] = {}  # one count per prefix, not per key (a lock each)
         for key in keys:
-            RECORDER.count(series.CACHE_HITS if key in found else series.CACHE_MISSES, prefix_of(key))
+            slot = (series.CACHE_HITS if key in found else series.CACHE_MISSES, prefix_of(key))
+            counts[slot] = counts.get(slot, 0) + 1
+        for (counter, prefix), n in counts.items():
+            RECORDER.count(counter, prefix, n)
         return found
 
     def own_pattern(self) -> str:
