@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from alerts.models import Alert, AlertState, Severity, Silence
+from alerts.models import Alert, AlertPreference, AlertState, Severity, Silence
 from monitoring.metrics.series import MODULES
 
 STATES = ("firing", "pending", "resolved")
@@ -135,3 +135,12 @@ def silence_json(silence: Silence) -> dict[str, Any]:
         "correlation_id": str(silence.correlation_id) if silence.correlation_id else None,
         "reason": silence.reason,
     }
+
+
+def preference_of(user: Any) -> AlertPreference:
+    """The user's preference, or the default one (every alert, no sound) unsaved: a read never writes."""
+    if getattr(user, "is_authenticated", False):
+        found = AlertPreference.objects.filter(user=user).first()
+        if found is not None:
+            return found
+    return AlertPreference(metrics=[], modules=[], sound=False)

@@ -1,4 +1,4 @@
-"""Write alerts and rules on people's behalf: acknowledge an alert, change a rule; each is audited."""
+"""Write alerts, rules and preferences on people's behalf: acknowledge an alert, change a rule; each is audited."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from alerts import broadcasts
-from alerts.models import Alert, AlertRule, AlertState, Comparison
+from alerts.models import Alert, AlertPreference, AlertRule, AlertState, Comparison, Metric
 from alerts.readings import READERS
 from audit.services import audit_record
 from chlops.exceptions import ChlopsError
+from monitoring.metrics.series import MODULES
 
 COMMENT_MAX = 1000
 RULE_FIELDS = ("threshold", "for_seconds", "clear_threshold", "severity", "enabled")
@@ -127,3 +128,25 @@ def _field(name: str, value: Any) -> Any:
     if value in ("false", "off", "0", 0, ""):
         return False
     raise RuleInvalid("'enabled' must be true or false.", field=name)
+
+
+def preference_save(*, user: Any, metrics: list[str], modules: list[str], sound: bool, source: str) -> AlertPreference:
+    """Keep which metrics and modules the user wants banners for (none chosen: all), and the sound."""
+    unknown = [m for m in metrics if m not in Metric.values]
+    if unknown:
+        raise ChlopsError(f"Unknown metric {unknown[0]!r}; choose among: {', '.join(Metric.values)}.", field="metrics")
+    unknown = [m for m in modules if m not in MODULES]
+    if unknown:
+        raise ChlopsError(f"Unknown module {unknown[0]!r}; choose among: {', '.join(MODULES)}.", field="modules")
+    with transaction.atomic():
+        preference, _ = AlertPreference.objects.update_or_create(
+            user=user, defaults={"metrics": sorted(set(metrics)), "modules": sorted(set(modules)), "sound": sound}
+        )
+        audit_record(
+            action="alert_preference.update",
+            source=source,
+            actor=user,
+            target=f"user:{user.pk}",
+            details={"metrics": preference.metrics, "modules": preference.modules, "sound": sound},
+        )
+    return preference

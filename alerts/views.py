@@ -56,6 +56,7 @@ def page_context(request: HttpRequest, **extra) -> dict:
         "rules": list(AlertRule.objects.all()),
         "can_edit_rules": can_manage_settings(request.user),
         "can_run": can_run(request.user),
+        "preference": selectors.preference_of(request.user),
         "silence_tables": (("Active and upcoming", current), ("Expired", expired)),
         "metrics": Metric.choices,
         **extra,
@@ -147,3 +148,20 @@ def silence_end(request: HttpRequest, silence_id: int) -> HttpResponse:
     except ChlopsError as exc:
         return render(request, TEMPLATE, page_context(request, silence_error=exc.message), status=exc.status)
     return render(request, TEMPLATE, page_context(request, silence_notice=f"Silence #{silence.pk} ended."))
+
+
+@ops_view(VIEW)
+@require_POST
+def preference_save(request: HttpRequest) -> HttpResponse:
+    """Anyone who sees the ops pages chooses what their own screen shows."""
+    try:
+        services.preference_save(
+            user=request.user,
+            metrics=request.POST.getlist("metrics"),
+            modules=request.POST.getlist("modules"),
+            sound=request.POST.get("sound") == "on",
+            source=SOURCE,
+        )
+    except ChlopsError as exc:
+        return render(request, TEMPLATE, page_context(request, preference_error=exc.message), status=exc.status)
+    return render(request, TEMPLATE, page_context(request, preference_notice="Preferences saved."))

@@ -93,7 +93,9 @@ class WindowOnTheWorkerTests:
             assert open_windows(job) == [window]  # cancelling, not cancelled yet: the drain still runs
         wait_for(lambda: ended(job), timeout=30, message="the drain to stop")
         assert job.state == JobState.CANCELLED
-        assert open_windows(job) == [] and windows_of(job)[0].ended_early_at is not None
+        # The worker ends the window right after it writes the job's end (its observer runs next).
+        wait_for(lambda: open_windows(job) == [], timeout=10, message="the drain's window to close")
+        assert windows_of(job)[0].ended_early_at is not None
 
     def test_a_held_drain_failed_for_a_lost_worker_closes_its_window(self, worker, operator):
         with hold("drain"):

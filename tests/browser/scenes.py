@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
 
-from alerts.models import Alert, AlertState
+from alerts.models import Alert, AlertState, Silence
 from indexes.peers.services import credential_set, peer_add
 from indexes.services.reindex import index_rebuild
 from indexes.snapshots.services import snapshot_save
@@ -89,7 +90,8 @@ def infra_recorded() -> None:
 
 
 def alerts_recorded() -> None:
-    """Firing alerts of two severities and a resolved one; no rule of the evaluator's (it leaves them be)."""
+    """Firing alerts of two severities and a resolved one, one more firing under an active silence, and an expired
+    silence; no rule of the evaluator's (it leaves them be)."""
     now = timezone.now()
     shapes = [
         ("critical", "Error rate of web is 7.4 %, above 5 % for 1 minute", AlertState.FIRING),
@@ -102,6 +104,14 @@ def alerts_recorded() -> None:
             state=state, started_at=now, fired_at=now, resolved_at=now if state == AlertState.RESOLVED else None,
             acknowledged_by=None, comment="",
         )  # fmt: skip
+    hour = timedelta(hours=1)
+    silence = Silence.objects.create(module="cache", starts_at=now, ends_at=now + hour, comment="moving the cache")
+    Silence.objects.create(severity="info", starts_at=now - 2 * hour, ends_at=now - hour, ended_early_at=now - hour)
+    Alert.objects.create(
+        module="cache", severity="warning", message="Cache hit rate is 31 %, below 50 % for 1 minute", threshold=50.0,
+        fingerprint=f"scene-silenced-{now.timestamp()}", state=AlertState.FIRING, started_at=now, fired_at=now,
+        silenced_by=silence,
+    )  # fmt: skip
 
 
 def open_page(page, path: str) -> object:

@@ -170,6 +170,8 @@ CALLS: dict[tuple[str, str], Call] = {
     ("/admin/ops/alerts/rules/<int:rule_id>/", "POST"): Call(
         400, a_rule_url, {"threshold": "not a number"}, user="superuser"
     ),
+    # Each viewer's alert preferences (a form of the Alerts page).
+    ("/admin/ops/alerts/preferences/", "POST"): Call(400, "/admin/ops/alerts/preferences/", {"metrics": "mood"}),
     # Silences: the page's form (whoever may run jobs) and ending one early.
     ("/admin/ops/alerts/silences/", "POST"): Call(400, "/admin/ops/alerts/silences/", {"minutes": "5"}),
     ("/admin/ops/alerts/silences/<int:silence_id>/end/", "POST"): Call(404, f"/admin/ops/alerts/silences/{NO_SILENCE}/end/"),
