@@ -32,6 +32,7 @@ class DiagnosticCheck(abc.ABC):
     """One cause of trouble; run() yields a Diagnostic for each instance of it found, nothing when all is well."""
 
     production: ClassVar[bool] = False  # about a production deployment only: `manage.py check` reports it too
+    jobs: ClassVar[tuple[str, ...]] = ()  # job types whose end may change what it finds (a verify, a reindex)
 
     @abc.abstractmethod
     def run(self) -> Iterator[Diagnostic]: ...

@@ -5,21 +5,24 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import ClassVar
 
 from django.utils import timezone
 
 from diagnostics.base import WARNING, Diagnostic, DiagnosticCheck
 from indexes.embedders import embedder_spec
+from indexes.job_types import EMBED, REINDEX, RESTORE
 from indexes.models import EmbeddingState, Entry
 from indexes.store import index_manifest
 
-REINDEX = "Run the reindex job (Operations page, or `manage.py jobs run reindex`)."
+REINDEX_FIX = "Run the reindex job (Operations page, or `manage.py jobs run reindex`)."
 
 
 @dataclasses.dataclass
 class IndexStale(DiagnosticCheck):
     """The corpus changed more than a day ago and the index has not been built since."""
 
+    jobs: ClassVar[tuple[str, ...]] = (REINDEX.name, RESTORE.name)
     late: timedelta = timedelta(days=1)
 
     def run(self) -> Iterator[Diagnostic]:
@@ -40,12 +43,14 @@ class IndexStale(DiagnosticCheck):
                 f"The index (built {built_at:%Y-%m-%d %H:%M} UTC) is older than the corpus by more than a day: "
                 f"entries changed since {oldest:%Y-%m-%d %H:%M} UTC are not in it."
             )
-        yield Diagnostic("index-stale", WARNING, message, REINDEX)
+        yield Diagnostic("index-stale", WARNING, message, REINDEX_FIX)
 
 
 @dataclasses.dataclass
 class EmbedderChanged(DiagnosticCheck):
     """Vectors of another embedder than the configured one, in the corpus or in the index."""
+
+    jobs: ClassVar[tuple[str, ...]] = (EMBED.name, REINDEX.name, RESTORE.name)
 
     def run(self) -> Iterator[Diagnostic]:
         model_id = embedder_spec().model_id
@@ -65,7 +70,9 @@ class EmbedderChanged(DiagnosticCheck):
                 WARNING,
                 f"The index was built with the embedder {built_with}, but the embedder is now {model_id}: "
                 "searches compare vectors of two embedders.",
-                "Re-embed the corpus with the embed job if it is not done, then " + REINDEX[0].lower() + REINDEX[1:],
+                "Re-embed the corpus with the embed job if it is not done, then "
+                + REINDEX_FIX[0].lower()
+                + REINDEX_FIX[1:],
             )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from typing import ClassVar
 
 from chlops.credentials import CredentialUnreadable, credential_read
 from chlops.exceptions import ChlopsError
@@ -21,6 +22,8 @@ class CredentialsUsable(DiagnosticCheck):
 
     A peer's token is verified through its peer, whose own diagnostic says what failed.
     """
+
+    jobs: ClassVar[tuple[str, ...]] = (VERIFY,)
 
     def run(self) -> Iterator[Diagnostic]:
         credentials = list(Credential.objects.order_by("name").prefetch_related("peers"))
@@ -66,6 +69,8 @@ class CredentialsUsable(DiagnosticCheck):
 @dataclasses.dataclass
 class PeersReachable(DiagnosticCheck):
     """Each enabled peer answered its last verification; one never verified is said too."""
+
+    jobs: ClassVar[tuple[str, ...]] = (VERIFY,)
 
     def run(self) -> Iterator[Diagnostic]:
         unverified = {}

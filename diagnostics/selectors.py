@@ -71,5 +71,10 @@ def diagnostics_production() -> list[Diagnostic]:
     return diagnostics_run(tuple(check for check in CHECKS if check.production))
 
 
+def followed_job_types() -> set[str]:
+    """The job types whose end may change the list (the checks say which)."""
+    return {job_type for check in CHECKS for job_type in check.jobs}
+
+
 def _about(check: DiagnosticCheck) -> str:
     return ((type(check).__doc__ or type(check).__name__).strip().splitlines()[0]).rstrip(".")

@@ -16,8 +16,6 @@ logger = logging.getLogger(__name__)
 
 PUSHED_KEY = "chlops:diagnostics:pushed"  # the signature of the list last pushed, shared by every process
 PUSHED_TTL = 24 * 3600
-# A health round, or a job's end (a verify, a reindex, an embed, a sync): what the checks read moves with them.
-REFRESH_ON = {"health", "job"}
 
 
 def diagnostics_refresh() -> bool:
@@ -35,6 +33,9 @@ def diagnostics_refresh() -> bool:
 
 
 def work_observed(observation: Observation) -> None:
-    """The observer of operations.observers (registered in ready()): refresh after a health round or a job."""
-    if observation.kind in REFRESH_ON:
+    """The observer of operations.observers (registered in ready()): refresh after each health round, and
+    after a job whose type a check follows (a verify, a reindex…; not the thousands of others)."""
+    if observation.kind == "health" or (
+        observation.kind == "job" and observation.key in selectors.followed_job_types()
+    ):
         diagnostics_refresh()

@@ -35,9 +35,10 @@ class RefreshTests:
         WorkerHeartbeat.objects.create(hostname="w@host", up_since=now, last_seen=now)
         assert services.diagnostics_refresh() is True and len(pushed) == 4
 
-    def test_a_health_round_or_a_jobs_end_refreshes_a_search_does_not(self, pushed):
+    def test_a_health_round_or_a_followed_jobs_end_refreshes_a_search_or_another_job_does_not(self, pushed):
         WorkerHeartbeat.objects.all().delete()
         observers.observe("search", key="dense", outcome="ok", seconds=0.01)
+        observers.observe("job", key="canary", outcome="succeeded", seconds=0.01)
         assert pushed == []
         observers.observe("health", key="round", outcome="ok", seconds=0.5)
         assert len(pushed) == 4
