@@ -28,6 +28,7 @@ from operations.models import Job, JobState
 from operations.tokens import token_create
 from tests.conftest import only_worker, receive_containing, wait_for
 from tests.gates import hold, wait_until_held
+from tests.monitoring.helpers import hostname
 from tests.sessions import browser_login, csrf_header
 
 pytestmark = pytest.mark.django_db
@@ -166,10 +167,6 @@ class HealthTests:
         CacheRoom().run()
 
 
-def worker_name() -> str:
-    return next(node for reply in app.control.ping(timeout=1) for node in reply if node.startswith("test@"))
-
-
 @pytest.mark.django_db(transaction=True)
 class ClearWhileWorkingTests:
     """Clearing shares a Redis db with Celery's broker and the channel layer, so it is tried mid-run."""
@@ -203,7 +200,7 @@ class ClearWhileWorkingTests:
         with only_worker("test"), hold("canary"):
             running = job_services.job_start(type="canary", params={"seconds": 0.2}, actor=operator, source="cli")
             wait_until_held(running.pk)
-            app.control.cancel_consumer("jobs", destination=[worker_name()], reply=True, timeout=5)
+            assert app.control.cancel_consumer("jobs", destination=[hostname("test")], reply=True, timeout=5)
             try:
                 queued = client.llen("jobs")
                 waiting = job_services.job_start(type="export", params={}, actor=operator, source="cli")
@@ -215,7 +212,7 @@ class ClearWhileWorkingTests:
                 assert removed >= 2 and cache.get_many(["h10r:a", "h10r:b"]) == {}
                 assert broker_and_layer(client) == before
             finally:
-                app.control.add_consumer("jobs", destination=[worker_name()], reply=True, timeout=5)
+                app.control.add_consumer("jobs", destination=[hostname("test")], reply=True, timeout=5)
         for job in (running, waiting):
             wait_for(lambda job=job: Job.objects.get(pk=job.pk).is_finished, message=f"{job.type} job to finish")
             job.refresh_from_db()
