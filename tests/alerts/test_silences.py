@@ -163,3 +163,21 @@ class SilencedEvaluationTests:
         assert alert.silenced_by == silence and banner_ids() == []
         Silence.objects.filter(pk=silence.pk).update(ends_at=timezone.now())
         assert banner_ids() == [alert.pk]
+
+
+class SilenceAdminTests:
+    def test_the_admin_lists_silences_and_ends_one_early_audited(self, operator):
+        silence = Silence.objects.create(module="web", starts_at=timezone.now(), ends_at=timezone.now() + timedelta(hours=1))
+        client = browser_login(operator)
+        assert client.get("/admin/alerts/silence/").status_code == 200
+        assert client.get(f"/admin/alerts/silence/{silence.pk}/change/").status_code == 200
+        form = {"action": "end_silences", "_selected_action": [silence.pk]}
+        assert client.post("/admin/alerts/silence/", form, **csrf_header(client)).status_code == 302
+        silence.refresh_from_db()
+        assert silence.ended_early_at is not None
+        assert AuditLog.objects.filter(action="silence.end", source="admin").exists()
+
+    def test_an_auditor_sees_silences_but_has_no_action_to_end_them(self, auditor):
+        Silence.objects.create(module="web", starts_at=timezone.now(), ends_at=timezone.now() + timedelta(hours=1))
+        page = browser_login(auditor).get("/admin/alerts/silence/").content.decode()
+        assert "end_silences" not in page
