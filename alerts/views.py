@@ -25,7 +25,7 @@ SOURCE = "web"
 TEMPLATE = "alerts/alerts.html"
 EXPORT_CAP = 50_000
 CSV_FIELDS = ("id", "severity", "state", "module", "rule", "message", "value", "threshold", "fired_at",
-              "acknowledged_by", "acknowledged_at", "comment", "resolved_at", "duration_seconds")  # fmt: skip
+              "acknowledged_by", "acknowledged_at", "comment", "resolved_at", "duration_seconds", "silenced_by")  # fmt: skip
 
 
 def _before(request: HttpRequest) -> int | None:

@@ -49,6 +49,8 @@ class SilenceApiTests:
         ] == f"silence #{body['id']} by olivia"
         row = AuditLog.objects.get(action="silence.create")
         assert row.target == f"silence:{body['id']}" and row.details["comment"] == "deploying"
+        exported = client.get("/admin/ops/alerts/export.csv").content.decode()
+        assert f"silence #{body['id']} by olivia" in exported
 
     def test_ending_early_brings_the_banner_back_and_keeps_the_mark(self, operator):
         alert = a_firing_alert()
