@@ -50,12 +50,14 @@ class InstrumentedRedisCache(RedisCache):
     def get_many(self, keys: Any, version: int | None = None) -> dict:
         keys = list(keys)
         found = super().get_many(keys, version=version)
-        counts: dict[tuple[series.Counter, str], int] = {}  # one count per prefix, not per key (a lock each)
+        hits: dict[str, int] = {}  # one count per prefix, not per key (a lock each)
+        misses: dict[str, int] = {}
         for key in keys:
-            slot = (series.CACHE_HITS if key in found else series.CACHE_MISSES, prefix_of(key))
-            counts[slot] = counts.get(slot, 0) + 1
-        for (counter, prefix), n in counts.items():
-            RECORDER.count(counter, prefix, n)
+            tally, prefix = hits if key in found else misses, prefix_of(key)
+            tally[prefix] = tally.get(prefix, 0) + 1
+        for counter, tally in ((series.CACHE_HITS, hits), (series.CACHE_MISSES, misses)):
+            for prefix, n in tally.items():
+                RECORDER.count(counter, prefix, n)
         return found
 
     def own_pattern(self) -> str:
