@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from django.shortcuts import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -11,20 +9,10 @@ from rest_framework.views import APIView
 from alerts import selectors, services, silences
 from alerts.models import Alert, Silence
 from chlops.exceptions import ChlopsError
+from operations.api import paging
 from operations.api.permissions import CanRunJobs, CanViewDashboard
 
 SOURCE = "api"
-PAGE_SIZE = 50
-MAX_PAGE_SIZE = 500
-
-
-def _positive(query, name: str) -> int | None:
-    raw = query.get(name)
-    if raw in (None, ""):
-        return None
-    if not raw.isdigit() or int(raw) < 1:
-        raise ChlopsError(f"'{name}' must be a positive whole number; follow the 'next' link to page on.")
-    return int(raw)
 
 
 def _choice(query, name: str, allowed: tuple[str, ...]) -> None:
@@ -42,16 +30,12 @@ class AlertListView(APIView):
         _choice(query, "severity", selectors.SEVERITIES)
         _choice(query, "module", selectors.MODULES)
         filters = selectors.AlertFilters.from_query(query)
-        size = min(_positive(query, "limit") or PAGE_SIZE, MAX_PAGE_SIZE)
-        page = selectors.alert_page(filters, before=_positive(query, "cursor"), size=size)
-        next_url = None
-        if page.older:
-            next_url = request.build_absolute_uri(f"{request.path}?{urlencode({**query.dict(), 'cursor': page.older})}")
+        page = selectors.alert_page(filters, before=paging.cursor(query), size=paging.size(query))
         return Response(
             {
                 "firing": [selectors.alert_json(a) for a in selectors.alerts_firing()],
                 "results": [selectors.alert_json(a) for a in page.alerts],
-                "next": next_url,
+                "next": paging.next_url(request, page.older),
             }
         )
 

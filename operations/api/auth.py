@@ -25,7 +25,9 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Send the header as 'Authorization: Bearer <token>'.")
         token = tokens.token_find(raw=header[1].decode("latin-1"))
         if token is None or not token.user.is_active:
-            raise exceptions.AuthenticationFailed("This API token is unknown or revoked; create one with `manage.py tokens create`.")
+            raise exceptions.AuthenticationFailed(
+                "This API token is unknown or revoked; create one with `manage.py tokens create`."
+            )
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
             type(token).objects.filter(pk=token.pk).update(last_used_at=now)

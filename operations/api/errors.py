@@ -31,6 +31,8 @@ def exception_handler(exc, context):
     else:
         message = next((m for cls, m in MESSAGES.items() if isinstance(exc, cls)), None) or str(detail)
     if isinstance(exc, exceptions.NotAuthenticated) or response.status_code == status.HTTP_401_UNAUTHORIZED:
-        message = str(detail) if isinstance(exc, exceptions.AuthenticationFailed) else MESSAGES[exceptions.NotAuthenticated]
+        message = (
+            str(detail) if isinstance(exc, exceptions.AuthenticationFailed) else MESSAGES[exceptions.NotAuthenticated]
+        )
     response.data = {"error": message}
     return response

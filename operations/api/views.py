@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from django.shortcuts import get_object_or_404
 from rest_framework import status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chlops.exceptions import ChlopsError
 from operations import selectors, services, uploads
+from operations.api import paging
 from operations.api.permissions import CanRunJobs, ViewOrRun
 from operations.api.serializers import job_json
 from operations.models import Job
 
 SOURCE = "api"
-PAGE_SIZE = 50
-MAX_PAGE_SIZE = 500
-
-
-def _positive(query, name: str) -> int | None:
-    """A positive whole number from the query string; anything else is refused with a sentence."""
-    raw = query.get(name)
-    if raw in (None, ""):
-        return None
-    if not raw.isdigit() or int(raw) < 1:
-        raise ChlopsError(f"'{name}' must be a positive whole number; follow the 'next' link to page on.")
-    return int(raw)
 
 
 class JobListView(APIView):
@@ -37,13 +23,9 @@ class JobListView(APIView):
     def get(self, request):
         query = request.query_params
         page = selectors.job_page(
-            state=query.get("state"), type=query.get("type"), before=_positive(query, "cursor"),
-            size=min(_positive(query, "limit") or PAGE_SIZE, MAX_PAGE_SIZE),
+            state=query.get("state"), type=query.get("type"), before=paging.cursor(query), size=paging.size(query)
         )
-        next_url = None
-        if page.older:
-            next_url = request.build_absolute_uri(f"{request.path}?{urlencode({**query.dict(), 'cursor': page.older})}")
-        return Response({"results": [job_json(j) for j in page.jobs], "next": next_url})
+        return Response({"results": [job_json(j) for j in page.jobs], "next": paging.next_url(request, page.older)})
 
     def post(self, request):
         body = request.data
@@ -57,7 +39,9 @@ class JobDetailView(APIView):
     permission_classes = [ViewOrRun]
 
     def get(self, request, job_id: int):
-        return Response(job_json(get_object_or_404(Job.objects.select_related("requested_by"), pk=job_id), history=True))
+        return Response(
+            job_json(get_object_or_404(Job.objects.select_related("requested_by"), pk=job_id), history=True)
+        )
 
 
 class JobCancelView(APIView):
@@ -85,4 +69,6 @@ class UploadView(uploads.UploadViewMixin, APIView):
         if file is None:
             raise uploads.UploadMissing("Send the file as multipart/form-data in a field named 'file'.")
         upload = uploads.upload_store(file=file, actor=request.user, source=SOURCE)
-        return Response({"id": str(upload.pk), "name": upload.name, "size": upload.size}, status=status.HTTP_201_CREATED)
+        return Response(
+            {"id": str(upload.pk), "name": upload.name, "size": upload.size}, status=status.HTTP_201_CREATED
+        )
