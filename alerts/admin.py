@@ -47,32 +47,25 @@ class RuleForm(admin.ModelAdmin.form):
         return cleaned
 
 
+RULE_FIELDS = (
+    "name",
+    "metric",
+    "module",
+    "comparison",
+    "threshold",
+    "for_seconds",
+    "clear_threshold",
+    "severity",
+    "enabled",
+)
+
+
 @admin.register(AlertRule)
 class AlertRuleAdmin(admin.ModelAdmin):
     form = RuleForm
-    list_display = (
-        "name",
-        "metric",
-        "module",
-        "comparison",
-        "threshold",
-        "for_seconds",
-        "clear_threshold",
-        "severity",
-        "enabled",
-    )
+    list_display = RULE_FIELDS
     list_editable = ()
-    fields = (
-        "name",
-        "metric",
-        "module",
-        "comparison",
-        "threshold",
-        "for_seconds",
-        "clear_threshold",
-        "severity",
-        "enabled",
-    )
+    fields = RULE_FIELDS
     readonly_fields = ("name", "metric", "module", "comparison")
 
     def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
