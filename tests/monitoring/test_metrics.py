@@ -18,10 +18,18 @@ BIN_WIDTH = 2 * RELATIVE_ACCURACY  # a bin's relative width: a quantile read fro
 
 @pytest.fixture
 def at():
-    """The store's clock set to ten minutes of this test's own, one to six hours ago (other tests record at the real time)."""
+    """The store's clock set to ten minutes of this test's own, one to six hours ago (other tests record at
+    the real time). Other tests may have picked the same ten minutes earlier in the run: what they left
+    in those minutes' keys is removed first (the hour's roll-up is shared, and read as "at least")."""
     start = series.bucket_start(time.time() - 3600 - np.random.default_rng().integers(0, 300) * 60, 600)
+    RECORDER.flush()  # what this process counted so far goes to the real time, not to these minutes
+    store = redis_client()
+    starts = [(series.MINUTE, minute) for minute in range(start, start + 600, 60)] + [(series.TEN_MINUTES, start)]
+    for width, bucket in starts:
+        stale = list(store.scan_iter(match=f"{series.PREFIX}:{series.WIDTHS[width]}:{bucket}:*", count=1000))
+        if stale:
+            store.delete(*stale)
     clock.clock_set(start + 5)
-    RECORDER.flush()
     yield start
     clock.clock_reset()
 
