@@ -7,6 +7,7 @@ import io
 from django.core.management import call_command
 
 from chlops.checks import check_production
+from tests.diagnostics.test_checks import on_sqlite
 
 
 class ProductionCheckTests:
@@ -21,6 +22,7 @@ class ProductionCheckTests:
             True,
             True,
         )
+        settings.DATABASES = on_sqlite(settings)  # W102 names SQLite, whichever database this run uses
         found = {message.id: message for message in check_production()}
         assert set(found) == {"chlops.W101", "chlops.W102", "chlops.W103", "chlops.W104"}
         assert found["chlops.W103"].hint == "Unset CHLOPS_DEBUG and restart every process."
