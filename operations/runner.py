@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -165,10 +165,11 @@ def _finish(
     fields: dict[str, Any] = {"state": state, "finished_at": timezone.now(), "result": result, "error": error}
     if state == JobState.SUCCEEDED:
         fields["done"] = F("total") if job.total else job.done
-    ended = Job.objects.filter(pk=job.pk, state__in=from_states).update(**fields)
-    if not ended:
-        return  # the reaper (or a cancel of a queued job) got there first
-    JobHistory.objects.create(job=job, kind=HistoryKind.TRANSITION, state=state, message=error)
+    with transaction.atomic():  # the end and its history row are seen together, never one without the other
+        ended = Job.objects.filter(pk=job.pk, state__in=from_states).update(**fields)
+        if not ended:
+            return  # the reaper (or a cancel of a queued job) got there first
+        JobHistory.objects.create(job=job, kind=HistoryKind.TRANSITION, state=state, message=error)
     observers.job_transition(job.pk, type=job.type, state=state)
     broadcasts.job_changed(job.pk)
     ran = (fields["finished_at"] - job.started_at).total_seconds() if job.started_at else 0.0
